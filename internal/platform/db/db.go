@@ -1,0 +1,258 @@
+// Package db opens careloop's database, SQLite or PostgreSQL, and keeps its
+// schema current.
+//
+// Both engines are used through database/sql with the same SQL where the
+// dialects agree: positional parameters ($1, $2 …) work on both. Where they
+// differ, code asks DB.Dialect. For SQLite the DB holds two pools over one
+// file in WAL mode: a write pool of exactly one connection, so writers queue
+// in Go rather than fail with SQLITE_BUSY, and a read pool for concurrent
+// readers. For PostgreSQL both pools are the same pgx pool, and a second pgx
+// pool serves LISTEN for the job queue.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The engines careloop runs on.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open careloop database. It is safe for concurrent use.
+type DB struct {
+	// Dialect is the engine behind the pools.
+	Dialect Dialect
+	// Write runs writes and transactions. On SQLite it has one connection:
+	// code running inside a transaction must use that transaction and never
+	// Write itself, or it waits forever.
+	Write *sql.DB
+	// Read runs reads that need no transaction. On PostgreSQL it is Write.
+	Read *sql.DB
+	// Listen is the pgx pool used for LISTEN/NOTIFY on PostgreSQL; nil on
+	// SQLite.
+	Listen *pgxpool.Pool
+
+	location string // redacted, for messages
+}
+
+// Options tells Open where the database is.
+type Options struct {
+	// SQLitePath is the database file; used when PostgresURL is empty.
+	SQLitePath string
+	// PostgresURL is a postgres:// URL.
+	PostgresURL string
+	// ReadConns bounds the SQLite read pool (default 2 × CPUs, at least 4)
+	// and the PostgreSQL pool (default 4 × CPUs, at least 8).
+	MaxConns int
+	// Logger receives notices; nil discards them.
+	Logger *slog.Logger
+}
+
+// Open connects to the database described by o and checks that it answers.
+// It does not migrate: call Migrate. Errors say what is wrong in terms an
+// operator can act on: a corrupt or read-only file, an unreachable server.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.PostgresURL != "" {
+		return openPostgres(ctx, o)
+	}
+	return openSQLite(ctx, o)
+}
+
+// sqlitePragmas are set on every SQLite connection. busy_timeout matters even
+// with one writer: readers and a second careloop process may hold locks.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+
+func openSQLite(ctx context.Context, o Options) (*DB, error) {
+	path := o.SQLitePath
+	if path == "" {
+		return nil, errors.New("db: no SQLite path given")
+	}
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return nil, fmt.Errorf("db: %s is a folder, not a database file", path)
+		}
+		if st.Mode().Perm()&0o222 == 0 {
+			return nil, fmt.Errorf("db: database file %s is read-only; careloop needs to write to it (chmod u+w)", path)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("db: cannot use database file %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("db: %w", err)
+	}
+	base := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + sqlitePragmas
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+	n := o.MaxConns
+	if n <= 0 {
+		n = max(4, 2*runtime.NumCPU())
+	}
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path}
+	if err := d.checkSQLite(ctx, path); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkSQLite proves the file is a SQLite database in WAL mode that accepts
+// writes, without changing anything in it.
+func (d *DB) checkSQLite(ctx context.Context, path string) error {
+	var mode string
+	if err := d.Write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return sqliteOpenError(path, err)
+	}
+	var n int
+	if err := d.Write.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return sqliteOpenError(path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("db: %s cannot be switched to write-ahead logging (journal mode %q); is the file or its folder read-only?", path, mode)
+	}
+	// BEGIN IMMEDIATE takes the write lock, which fails on a read-only file.
+	tx, err := d.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return sqliteOpenError(path, err)
+	}
+	return tx.Rollback()
+}
+
+func sqliteOpenError(path string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "not a database"), strings.Contains(msg, "malformed"), strings.Contains(msg, "SQLITE_CORRUPT"), strings.Contains(msg, "SQLITE_NOTADB"):
+		return fmt.Errorf("db: %s is not a valid careloop database (corrupt or another kind of file); restore it from a backup or move it away: %w", path, err)
+	case strings.Contains(msg, "readonly"), strings.Contains(msg, "read-only"), strings.Contains(msg, "SQLITE_READONLY"):
+		return fmt.Errorf("db: database file %s is read-only; careloop needs to write to it: %w", path, err)
+	default:
+		return fmt.Errorf("db: open %s: %w", path, err)
+	}
+}
+
+func openPostgres(ctx context.Context, o Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(o.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("db: PostgreSQL URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	n := o.MaxConns
+	if n <= 0 {
+		n = max(8, 4*runtime.NumCPU())
+	}
+	cfg.MaxConns = int32(n)
+	where := fmt.Sprintf("PostgreSQL at %s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: %s: %w", where, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db: cannot reach %s: %w", where, err)
+	}
+	lcfg := cfg.Copy()
+	lcfg.MaxConns = 2
+	listen, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db: %s: %w", where, err)
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	return &DB{Dialect: Postgres, Write: sqldb, Read: sqldb, Listen: listen, location: where}, nil
+}
+
+// String names the database without secrets.
+func (d *DB) String() string { return d.location }
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := d.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("db: ping %s: %w", d.location, err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction on the write pool and commits if fn returns
+// nil; otherwise, or if fn panics, it rolls back. fn must do all its
+// database work through tx.
+func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := d.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}
+
+// Close closes every pool. It waits for nothing: stop users first.
+func (d *DB) Close() error {
+	var errs []error
+	if d.Read != nil && d.Read != d.Write {
+		errs = append(errs, d.Read.Close())
+	}
+	if d.Write != nil {
+		errs = append(errs, d.Write.Close())
+	}
+	if d.Listen != nil {
+		d.Listen.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// migrationFS returns the embedded migrations of the dialect.
+func (d *DB) migrationFS() (fs.FS, error) {
+	return fs.Sub(migrations, "migrations/"+string(d.Dialect))
+}
