@@ -26,7 +26,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Dialect names a database engine.
@@ -101,8 +100,9 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}
+	registerSQLite()
 	base := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + sqlitePragmas
-	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	write, err := sql.Open(sqliteDriverName, base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
@@ -111,7 +111,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	read, err := sql.Open(sqliteDriverName, base+"&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
@@ -218,5 +220,54 @@ func TestPostgresUnreachable(t *testing.T) {
 	_, err := db.Open(context.Background(), db.Options{PostgresURL: "postgres://careloop@127.0.0.1:1/careloop?connect_timeout=2"})
 	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at 127.0.0.1:1/careloop") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestSQLiteStatementCacheNestedQueries runs the same statement again while
+// rows from it are still open, which the per-connection statement cache
+// must not confuse, and checks results stay right across reuse.
+func TestSQLiteStatementCacheNestedQueries(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	err := d.InTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range []string{"a", "b", "c"} {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $1, $1, CURRENT_TIMESTAMP)", id); err != nil {
+				return err
+			}
+		}
+		const q = "SELECT id FROM organizations WHERE id >= $1 ORDER BY id"
+		outer, err := tx.QueryContext(ctx, q, "a")
+		if err != nil {
+			return err
+		}
+		defer outer.Close()
+		var got []string
+		for outer.Next() {
+			var id string
+			if err := outer.Scan(&id); err != nil {
+				return err
+			}
+			inner, err := tx.QueryContext(ctx, q, id)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for inner.Next() {
+				n++
+			}
+			inner.Close()
+			got = append(got, fmt.Sprintf("%s:%d", id, n))
+		}
+		if strings.Join(got, ",") != "a:3,b:2,c:1" {
+			t.Errorf("got %v", got)
+		}
+		return outer.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created time.Time
+	if err := d.Read.QueryRow("SELECT created_at FROM organizations WHERE id = $1", "a").Scan(&created); err != nil {
+		t.Fatalf("scanning a timestamp through the cache: %v", err)
 	}
 }

@@ -97,7 +97,7 @@ func New(d *db.DB, cfg Config) (*Queue, error) {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 20)}}
 		poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
 		if d.Dialect == db.Postgres {
-			poll = max(poll, time.Second) // notifications do the work; polling is the fallback
+			poll = max(poll, 100*time.Millisecond) // notifications do the work; polling is the fallback
 		}
 		rc.FetchPollInterval = poll
 		rc.FetchCooldown = min(poll, 5*time.Millisecond)
