@@ -53,7 +53,15 @@ func Run(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 // when t ends.
 func Open(t testing.TB, e db.Dialect) *db.DB {
 	t.Helper()
-	d := OpenEmpty(t, e)
+	d, _ := OpenWithOptions(t, e)
+	return d
+}
+
+// OpenWithOptions is Open that also returns the options that open the same
+// database again, from another process for example.
+func OpenWithOptions(t testing.TB, e db.Dialect) (*db.DB, db.Options) {
+	t.Helper()
+	d, opts := openEmpty(t, e)
 	ctx := context.Background()
 	if err := jobs.Migrate(ctx, d); err != nil {
 		t.Fatal(err)
@@ -61,11 +69,17 @@ func Open(t testing.TB, e db.Dialect) *db.DB {
 	if _, err := d.Migrate(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return d, opts
 }
 
 // OpenEmpty is Open without migrations.
 func OpenEmpty(t testing.TB, e db.Dialect) *db.DB {
+	t.Helper()
+	d, _ := openEmpty(t, e)
+	return d
+}
+
+func openEmpty(t testing.TB, e db.Dialect) (*db.DB, db.Options) {
 	t.Helper()
 	ctx := context.Background()
 	var opts db.Options
@@ -82,7 +96,7 @@ func OpenEmpty(t testing.TB, e db.Dialect) *db.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d
+	return d, opts
 }
 
 // PostgresURL creates a fresh PostgreSQL database for t and returns its URL;
