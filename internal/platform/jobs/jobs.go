@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -46,14 +47,15 @@ type Config struct {
 	JobTimeout time.Duration
 	// Logger receives River's logs; nil discards them.
 	Logger *slog.Logger
-	// Hooks run around every job (metrics); may be nil.
-	Hooks []rivertype.Hook
+	// Registry, when set, receives the job metrics.
+	Registry prometheus.Registerer
 }
 
 // Queue is the durable job queue of one careloop process.
 type Queue struct {
 	client  *Client
 	working bool
+	metrics *metrics
 }
 
 // Driver returns the River driver for d.
@@ -89,7 +91,6 @@ func New(d *db.DB, cfg Config) (*Queue, error) {
 		Logger:               logger,
 		JobTimeout:           cmpOr(cfg.JobTimeout, time.Minute),
 		RescueStuckJobsAfter: cmpOr(cfg.RescueAfter, time.Hour),
-		Hooks:                cfg.Hooks,
 	}
 	working := cfg.Workers != nil
 	if working {
@@ -106,7 +107,13 @@ func New(d *db.DB, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Queue{client: client, working: working}, nil
+	q := &Queue{client: client, working: working}
+	if cfg.Registry != nil && working {
+		if q.metrics, err = newMetrics(cfg.Registry); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
 }
 
 // Client returns the River client, for inserting and inspecting jobs.
@@ -126,6 +133,10 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, op
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
+	}
+	if q.metrics != nil {
+		events, _ := q.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
+		go q.metrics.record(events) // the channel closes when the client stops
 	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)

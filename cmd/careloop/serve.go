@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/careloop/careloop/internal/app"
+	"github.com/careloop/careloop/internal/demo"
+	"github.com/careloop/careloop/internal/platform/config"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := config.Parse("serve", config.Store|config.Server, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx, func(addr string) {
+		log.Info("careloop serving", "addr", addr, "url", cfg.BaseURL.String(), "db", cfg.RedactedDB(), "version", version)
+	})
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := config.Parse("migrate", config.Store, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	d, err := app.OpenDB(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cur, _, err := d.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: schema at version %d\n", cfg.RedactedDB(), cur)
+	return nil
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := config.Parse("demo", config.Store|config.Server|config.Demo, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	bar := newProgressBar(stderr, "Seeding demo patients")
+	seeder := &demo.Seeder{DB: a.DB, Orgs: a.Orgs, Resources: a.Resources, Accounts: a.Accounts, Progress: bar.update}
+	start := time.Now()
+	res, err := seeder.Seed(ctx, demo.Config{Seed: cfg.DemoSeed, Patients: cfg.DemoPatients})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Seeded == 0:
+		fmt.Fprintf(stdout, "Using the demo data already in %s (seed %d, %d patients).\n", cfg.RedactedDB(), res.Config.Seed, res.Patients)
+	case res.Resumed:
+		fmt.Fprintf(stdout, "Completed an interrupted seeding: %d more patients in %s.\n", res.Seeded, time.Since(start).Round(time.Millisecond))
+	default:
+		fmt.Fprintf(stdout, "Seeded %q with %d synthetic patients and 12 months of lab results in %s.\n", res.Org.Name, res.Seeded, time.Since(start).Round(time.Millisecond))
+	}
+	return a.Run(ctx, func(addr string) {
+		fmt.Fprint(stdout, demoBanner(cfg.BaseURL.String(), res))
+	})
+}
+
+func demoBanner(url string, res *demo.SeedResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ncareloop demo is running at %s\n\n", url)
+	fmt.Fprintf(&b, "Demo sign-ins of %s (password for all: %s):\n", res.Org.Name, demo.DemoPassword)
+	for _, acct := range res.Accounts {
+		fmt.Fprintf(&b, "  %-18s %-34s %s\n", acct.Role, acct.Email, acct.Name)
+	}
+	fmt.Fprint(&b, "\nThe data is synthetic. Press Ctrl+C to stop; run the same command again to continue with the same data.\n")
+	return b.String()
+}
+
+// progressBar draws seeding progress: a bar redrawn in place on a terminal,
+// a line every tenth otherwise (logs, CI).
+type progressBar struct {
+	w        io.Writer
+	label    string
+	terminal bool
+	lastStep int
+	drawn    bool
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	p := &progressBar{w: w, label: label, lastStep: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+func (p *progressBar) update(done, total int) {
+	if total <= 0 || (done == total && p.lastStep < 0) {
+		return // nothing to seed: stay quiet
+	}
+	const width = 30
+	filled := done * width / total
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+		p.drawn = true
+		return
+	}
+	if step := done * 10 / total; step != p.lastStep {
+		p.lastStep = step
+		fmt.Fprintf(p.w, "%s: %d/%d (%d%%)\n", p.label, done, total, done*100/total)
+	}
+}
+
+func (p *progressBar) finish() {
+	if p.terminal && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,196 @@
+// Package app wires careloop's modules into one running service: the
+// database, the job queue, the stores and the HTTP handler. cmd/careloop
+// parses the command line and calls it; tests and benchmarks build the same
+// service through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+
+	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/config"
+	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/tenant"
+)
+
+// App is a migrated database with the services built on it.
+type App struct {
+	Config    *config.Config
+	Log       *slog.Logger
+	DB        *db.DB
+	Jobs      *jobs.Queue
+	Orgs      *tenant.Store
+	Resources *fhir.Store
+	Accounts  *identity.Store
+	Registry  *prometheus.Registry
+	Handler   http.Handler
+}
+
+// Open opens and migrates the database of cfg and builds the services. The
+// job queue is built but not started: Run starts it. Close releases all.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	d, err := OpenDB(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, DB: d, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, fhir.NewCountWorker(d))
+	a.Jobs, err = jobs.New(d, jobs.Config{
+		Workers:      workers,
+		MaxWorkers:   cfg.JobWorkers,
+		PollInterval: cfg.JobPollInterval,
+		Logger:       quieter(log, slog.LevelWarn).With("component", "jobs"),
+		Registry:     a.Registry,
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Orgs = tenant.NewStore(d)
+	a.Resources = fhir.NewStore(d, a.Jobs)
+	a.Accounts = identity.NewStore(d)
+
+	if cfg.Addr != "" {
+		if a.Handler, err = a.routes(); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// OpenDB opens the database of cfg and brings its schema up to date.
+func OpenDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, error) {
+	d, err := db.Open(ctx, db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgURL(cfg), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, d, log); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Migrate brings the job tables and the application schema up to date.
+func Migrate(ctx context.Context, d *db.DB, log *slog.Logger) error {
+	// Refuse a newer application schema before touching anything.
+	cur, known, err := d.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if cur > known {
+		return &db.SchemaTooNewError{DBVersion: cur, KnownVersion: known}
+	}
+	if err := jobs.Migrate(ctx, d); err != nil {
+		return err
+	}
+	applied, err := d.Migrate(ctx, log)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "db", d.String(), "applied", applied)
+	}
+	return nil
+}
+
+func pgURL(cfg *config.Config) string {
+	if cfg.Postgres() {
+		return cfg.DB
+	}
+	return ""
+}
+
+func (a *App) routes() (http.Handler, error) {
+	mux := http.NewServeMux()
+	opts := httpx.Options{
+		Logger:         a.Log.With("component", "http"),
+		Registry:       a.Registry,
+		Gatherer:       a.Registry,
+		MaxBodyBytes:   a.Config.MaxBodyBytes,
+		TLS:            a.Config.TLSCert != "" || a.Config.BaseURL.Scheme == "https",
+		TrustedOrigins: []string{a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host},
+		ReadyCheck:     a.DB.Ping,
+	}
+	httpx.RegisterHealth(mux, opts)
+	mux.Handle("GET /{$}", a.statusPage())
+	return httpx.Handler(mux, opts)
+}
+
+// Run starts the job workers and serves HTTP until ctx is cancelled, then
+// shuts down gracefully: the server stops accepting and finishes in-flight
+// requests, then the workers stop taking jobs and finish or release running
+// ones, all within the configured shutdown timeout. ready, if not nil, is
+// called with the bound address once the server listens.
+func (a *App) Run(ctx context.Context, ready func(addr string)) error {
+	if a.Handler == nil {
+		return errors.New("app: Run needs the server settings (--addr)")
+	}
+	srv, err := httpx.NewServer(httpx.Config{
+		Addr:            a.Config.Addr,
+		TLSCertFile:     a.Config.TLSCert,
+		TLSKeyFile:      a.Config.TLSKey,
+		ShutdownTimeout: a.Config.ShutdownTimeout,
+	}, a.Handler, a.Log.With("component", "http"))
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.Addr, err)
+	}
+	if err := a.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(srv.Addr().String())
+	}
+	serveErr := srv.Serve(ctx) // returns after graceful shutdown
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	jobErr := a.Jobs.Stop(stopCtx)
+	a.Log.Info("stopped", "jobs_stop", time.Since(start).Round(time.Millisecond))
+	return errors.Join(serveErr, jobErr)
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// quieter returns a logger like log that drops records below min: River
+// reports routine statistics at Info every few seconds.
+func quieter(log *slog.Logger, min slog.Level) *slog.Logger {
+	return slog.New(&minLevel{Handler: log.Handler(), min: min})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h *minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h *minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return &minLevel{Handler: h.Handler.WithAttrs(as), min: h.min}
+}
+
+func (h *minLevel) WithGroup(name string) slog.Handler {
+	return &minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
