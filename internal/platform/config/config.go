@@ -132,7 +132,7 @@ func Parse(name string, set Set, args []string, getenv func(string) string, out 
 			PrintFlags(out, fs)
 			return nil, flag.ErrHelp
 		}
-		return nil, usagef("careloop %s: %v (see 'careloop %s -h')", name, err, name)
+		return nil, usagef("careloop %s: %s (see 'careloop %s -h')", name, friendlier(err.Error()), name)
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("careloop %s: unexpected argument %q (see 'careloop %s -h')", name, fs.Arg(0), name)
@@ -179,12 +179,21 @@ func PrintFlags(out io.Writer, fs *flag.FlagSet) {
 	})
 }
 
+// unwrapFlagErr turns the flag package's terse errors into words.
 func unwrapFlagErr(err error) error {
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		return fmt.Errorf("not a valid number")
+	return errors.New(friendlier(err.Error()))
+}
+
+func friendlier(msg string) string {
+	msg = strings.ReplaceAll(msg, ": parse error", ": not a valid number")
+	msg = strings.ReplaceAll(msg, ": value out of range", ": number out of range")
+	if msg == "parse error" {
+		return "not a valid number"
 	}
-	return err
+	if msg == "value out of range" {
+		return "number out of range"
+	}
+	return msg
 }
 
 func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBody int64) error {
