@@ -273,17 +273,6 @@ var analyteIndex = func() map[string]int {
 	return m
 }()
 
-// panelByKey returns the panel with key k; it panics on an unknown key, which
-// is a bug in this package.
-func panelByKey(k string) *panel {
-	for i := range panels {
-		if panels[i].Key == k {
-			return &panels[i]
-		}
-	}
-	panic("demo: unknown panel " + k)
-}
-
 // interval returns the reference interval of a for a person of sex s aged
 // age years, and false when the catalogue has none.
 func (a *analyte) interval(s sex, age int) (interval, bool) {

@@ -235,10 +235,10 @@ func (b *patientBuilder) patientResource() {
 	addr := address{Use: "home", Type: "both", Line: line, City: pl.City, State: "IL", PostalCode: pl.Zip, Country: "US"}
 
 	// Who is contacted: the patient, or for a minor a parent.
-	contactGiven, contactSex := b.given[0], b.sex
+	contactGiven := b.given[0]
 	var contacts []patientContact
 	if !adult {
-		contactSex = female
+		contactSex := female
 		rel := concept(systemRoleCode, "MTH", "mother")
 		if r.IntN(100) < 30 {
 			contactSex = male
