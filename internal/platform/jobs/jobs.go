@@ -41,7 +41,8 @@ type Config struct {
 	// announced by LISTEN/NOTIFY and polling is only a fallback.
 	PollInterval time.Duration
 	// RescueAfter is how long a job may stay running before it is taken to
-	// have died with its process and is run again (default 1h).
+	// have died with its process and is run again (default JobTimeout plus
+	// one minute: no live worker runs a job longer than JobTimeout).
 	RescueAfter time.Duration
 	// JobTimeout bounds one run of a job (default 1m).
 	JobTimeout time.Duration
@@ -87,10 +88,11 @@ func New(d *db.DB, cfg Config) (*Queue, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	timeout := cmpOr(cfg.JobTimeout, time.Minute)
 	rc := &river.Config{
 		Logger:               logger,
-		JobTimeout:           cmpOr(cfg.JobTimeout, time.Minute),
-		RescueStuckJobsAfter: cmpOr(cfg.RescueAfter, time.Hour),
+		JobTimeout:           timeout,
+		RescueStuckJobsAfter: cmpOr(cfg.RescueAfter, timeout+time.Minute),
 	}
 	working := cfg.Workers != nil
 	if working {
