@@ -244,4 +244,3 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("serve -h: %d %q", code, out)
 	}
 }
-
