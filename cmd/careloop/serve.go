@@ -13,19 +13,24 @@ import (
 	"github.com/careloop/careloop/internal/platform/config"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := config.Parse("serve", config.Store|config.Server, args, getenv, stdout)
+// openApp parses the flags of command name and opens the service on its
+// database.
+func openApp(ctx context.Context, name string, set config.Set, args []string, stdout, stderr io.Writer, getenv func(string) string) (*app.App, error) {
+	cfg, err := config.Parse(name, set, args, getenv, stdout)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := newLogger(cfg, stderr)
-	a, err := app.Open(ctx, cfg, log)
+	return app.Open(ctx, cfg, newLogger(cfg, stderr))
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a, err := openApp(ctx, "serve", config.Store|config.Server, args, stdout, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	return a.Run(ctx, func(addr string) {
-		log.Info("careloop serving", "addr", addr, "url", cfg.BaseURL.String(), "db", cfg.RedactedDB(), "version", version)
+		a.Log.Info("careloop serving", "addr", addr, "url", a.Config.BaseURL.String(), "db", a.Config.RedactedDB(), "version", version)
 	})
 }
 
@@ -48,16 +53,12 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := config.Parse("demo", config.Store|config.Server|config.Demo, args, getenv, stdout)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	a, err := app.Open(ctx, cfg, log)
+	a, err := openApp(ctx, "demo", config.Store|config.Server|config.Demo, args, stdout, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	cfg := a.Config
 
 	bar := newProgressBar(stderr, "Seeding demo patients")
 	seeder := &demo.Seeder{DB: a.DB, Orgs: a.Orgs, Resources: a.Resources, Accounts: a.Accounts, Progress: bar.update}
