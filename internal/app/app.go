@@ -62,7 +62,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	a.Orgs = tenant.NewStore(d)
-	a.Resources = fhir.NewStore(d, a.Jobs)
+	a.Resources = fhir.NewStore(d, a.Jobs, nil)
 	a.Accounts = identity.NewStore(d)
 
 	if cfg.Addr != "" {

@@ -10,11 +10,13 @@ import (
 	"github.com/careloop/careloop/internal/platform/db"
 )
 
-// ResourcesChangedArgs announces that resources of the listed types of an
-// organisation were written.
+// ResourcesChangedArgs announces that resources of an organisation were
+// written in one transaction: the types touched and each version written as
+// "Type/id/_history/version".
 type ResourcesChangedArgs struct {
 	OrgID string   `json:"org_id"`
 	Types []string `json:"types"`
+	Refs  []string `json:"refs"`
 }
 
 // Kind names the job.

@@ -3,6 +3,7 @@ package fhir_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -36,7 +37,36 @@ func newStore(t *testing.T, d *db.DB, workers *river.Workers) (*fhir.Store, *job
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fhir.NewStore(d, q), q
+	return fhir.NewStore(d, q, nil), q
+}
+
+// family returns the first family name of a stored Patient, checking that
+// its meta matches the stored version.
+func family(t *testing.T, st *fhir.Stored) string {
+	t.Helper()
+	var p struct {
+		ID   string `json:"id"`
+		Meta struct {
+			VersionID   string `json:"versionId"`
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
+		Name []struct {
+			Family string `json:"family"`
+		} `json:"name"`
+	}
+	if err := json.Unmarshal(st.JSON, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != st.ID || p.Meta.VersionID != fmt.Sprint(st.VersionID) {
+		t.Fatalf("stored JSON says id %q version %q; row says %s version %d", p.ID, p.Meta.VersionID, st.ID, st.VersionID)
+	}
+	if lu, err := time.Parse(time.RFC3339, p.Meta.LastUpdated); err != nil || !lu.Equal(st.LastUpdated) {
+		t.Fatalf("meta.lastUpdated %q vs %v (%v)", p.Meta.LastUpdated, st.LastUpdated, err)
+	}
+	if len(p.Name) == 0 {
+		return ""
+	}
+	return p.Name[0].Family
 }
 
 func TestStoreContract(t *testing.T) {
@@ -53,6 +83,7 @@ func TestStoreContract(t *testing.T) {
 			})
 			return out, err
 		}
+		inTx := func(fn func(tx *sql.Tx) error) error { return d.InTx(ctx, fn) }
 
 		t.Run("versions", func(t *testing.T) {
 			v1, err := put(a, patient("p1", "Ng"))
@@ -64,15 +95,88 @@ func TestStoreContract(t *testing.T) {
 				t.Fatalf("second put: %v %v", v2, err)
 			}
 			got, err := s.Read(ctx, a, "Patient", "p1")
-			if err != nil || got.VersionID != 2 || string(got.JSON) != string(patient("p1", "Nguyen").JSON) {
+			if err != nil || got.VersionID != 2 || family(t, got) != "Nguyen" {
 				t.Fatalf("read: %+v %v", got, err)
 			}
-			var history int
-			if err := d.Read.QueryRow("SELECT count(*) FROM fhir_resource_history WHERE org_id = $1 AND id = 'p1'", a).Scan(&history); err != nil || history != 2 {
-				t.Fatalf("history rows %d err %v", history, err)
+			old, err := s.VRead(ctx, a, "Patient", "p1", 1)
+			if err != nil || family(t, old) != "Ng" {
+				t.Fatalf("vread 1: %v", err)
+			}
+			if _, err := s.VRead(ctx, a, "Patient", "p1", 3); errs.CodeOf(err) != errs.NotFound {
+				t.Fatalf("vread 3: %v", err)
 			}
 			if time.Since(got.LastUpdated) > time.Minute || got.LastUpdated.Location() != time.UTC {
 				t.Errorf("lastUpdated %v", got.LastUpdated)
+			}
+		})
+
+		t.Run("create, update with If-Match, delete, history", func(t *testing.T) {
+			var created *fhir.Stored
+			err := inTx(func(tx *sql.Tx) (err error) {
+				created, err = s.CreateTx(ctx, tx, a, "Patient", "", []byte(`{"resourceType":"Patient","id":"ignored","name":[{"family":"Okafor"}]}`))
+				return err
+			})
+			if err != nil || created.VersionID != 1 || len(created.ID) != 36 || family(t, created) != "Okafor" {
+				t.Fatalf("create: %+v %v", created, err)
+			}
+			id := created.ID
+			if err := inTx(func(tx *sql.Tx) error {
+				_, err := s.CreateTx(ctx, tx, a, "Patient", id, []byte(`{"resourceType":"Patient"}`))
+				return err
+			}); errs.CodeOf(err) != errs.Conflict {
+				t.Fatalf("create over an existing id: %v", err)
+			}
+			err = inTx(func(tx *sql.Tx) error {
+				_, _, err := s.UpdateTx(ctx, tx, a, "Patient", id, []byte(`{"resourceType":"Patient","id":"`+id+`","name":[{"family":"Okafor-Ade"}]}`), 7)
+				return err
+			})
+			if errs.CodeOf(err) != errs.PreconditionFailed {
+				t.Fatalf("update with a stale If-Match: %v", err)
+			}
+			var updated *fhir.Stored
+			var wasCreated bool
+			if err := inTx(func(tx *sql.Tx) (err error) {
+				updated, wasCreated, err = s.UpdateTx(ctx, tx, a, "Patient", id, []byte(`{"resourceType":"Patient","id":"`+id+`","name":[{"family":"Okafor-Ade"}]}`), 1)
+				return err
+			}); err != nil || wasCreated || updated.VersionID != 2 {
+				t.Fatalf("update: %+v %v %v", updated, wasCreated, err)
+			}
+			if err := inTx(func(tx *sql.Tx) error { _, err := s.DeleteTx(ctx, tx, a, "Patient", id); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Read(ctx, a, "Patient", id); errs.CodeOf(err) != errs.Gone {
+				t.Fatalf("read after delete: %v", err)
+			}
+			if err := inTx(func(tx *sql.Tx) error { _, err := s.DeleteTx(ctx, tx, a, "Patient", id); return err }); err != nil {
+				t.Fatalf("second delete: %v", err)
+			}
+			hist, more, err := s.History(ctx, a, fhir.HistoryQuery{Type: "Patient", ID: id})
+			if err != nil || more || len(hist) != 3 || !hist[0].Deleted || hist[0].VersionID != 3 || hist[2].VersionID != 1 {
+				t.Fatalf("history: %d entries, more %v, err %v", len(hist), more, err)
+			}
+			// Paging through the type's history returns every version once.
+			seen := map[string]bool{}
+			var cursor *fhir.Cursor
+			for {
+				page, more, err := s.History(ctx, a, fhir.HistoryQuery{Type: "Patient", Count: 2, Before: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range page {
+					key := fmt.Sprintf("%s/%d", v.ID, v.VersionID)
+					if seen[key] {
+						t.Fatalf("%s twice in history pages", key)
+					}
+					seen[key] = true
+				}
+				if !more {
+					break
+				}
+				last := page[len(page)-1]
+				cursor = &fhir.Cursor{Time: last.LastUpdated, Type: last.Type, ID: last.ID, Version: last.VersionID}
+			}
+			if len(seen) != 5 { // p1 twice, the new patient three times
+				t.Fatalf("history pages held %d versions, want 5: %v", len(seen), seen)
 			}
 		})
 
@@ -85,8 +189,11 @@ func TestStoreContract(t *testing.T) {
 				t.Fatalf("put in b: %v %v", v, err)
 			}
 			got, _ := s.Read(ctx, a, "Patient", "p1")
-			if string(got.JSON) != string(patient("p1", "Nguyen").JSON) {
-				t.Fatalf("a's patient changed by b's write: %s", got.JSON)
+			if family(t, got) != "Nguyen" {
+				t.Fatalf("a's patient changed by b's write")
+			}
+			if hist, _, _ := s.History(ctx, b, fhir.HistoryQuery{}); len(hist) != 1 {
+				t.Fatalf("b's history shows %d versions", len(hist))
 			}
 		})
 

@@ -32,9 +32,11 @@ const (
 	MethodNotAllowed   Code = "method_not_allowed"     // the resource exists but not for this method (405)
 	NotAcceptable      Code = "not_acceptable"         // no representation matches the Accept header (406)
 	Conflict           Code = "conflict"               // the request conflicts with the current state (409)
+	Gone               Code = "gone"                   // the thing existed and was deleted (410)
 	PreconditionFailed Code = "precondition_failed"    // an If-Match or similar precondition failed (412)
 	TooLarge           Code = "too_large"              // the request body or input is too large (413)
 	Unsupported        Code = "unsupported_media_type" // the request body has an unsupported media type (415)
+	Unprocessable      Code = "unprocessable"          // well-formed input that breaks the rules of its content (422)
 	RateLimited        Code = "rate_limited"           // the caller sent too many requests (429)
 	Internal           Code = "internal"               // an unexpected failure; details are never shown (500)
 	Unavailable        Code = "unavailable"            // a dependency is down, or the request was cancelled or timed out (503)
@@ -215,6 +217,10 @@ func HTTPStatus(code Code) int {
 		return http.StatusConflict
 	case PreconditionFailed:
 		return http.StatusPreconditionFailed
+	case Gone:
+		return http.StatusGone
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case Unsupported:
@@ -248,6 +254,10 @@ func defaultMessage(code Code) string {
 		return "The request conflicts with the current state."
 	case PreconditionFailed:
 		return "A precondition of the request failed."
+	case Gone:
+		return "This was deleted."
+	case Unprocessable:
+		return "The content breaks the rules of its kind."
 	case TooLarge:
 		return "The request is too large."
 	case Unsupported:

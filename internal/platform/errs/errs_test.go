@@ -113,6 +113,8 @@ func TestHTTPStatus(t *testing.T) {
 		{errs.NotAcceptable, http.StatusNotAcceptable},
 		{errs.Conflict, http.StatusConflict},
 		{errs.PreconditionFailed, http.StatusPreconditionFailed},
+		{errs.Gone, http.StatusGone},
+		{errs.Unprocessable, http.StatusUnprocessableEntity},
 		{errs.TooLarge, http.StatusRequestEntityTooLarge},
 		{errs.Unsupported, http.StatusUnsupportedMediaType},
 		{errs.RateLimited, http.StatusTooManyRequests},
