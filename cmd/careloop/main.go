@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/careloop/careloop/internal/app"
 	"github.com/careloop/careloop/internal/platform/config"
 )
 
@@ -31,6 +32,8 @@ Commands:
   demo      seed a demo clinic (first run only) and serve it on http://127.0.0.1:8080
   serve     serve careloop on an existing or new database
   migrate   bring the database schema up to date and exit
+  apikey    issue, list and revoke API keys for the FHIR API
+  import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
   bench     measure this machine: "careloop bench http -h"
   version   print the version
   help      print this text
@@ -44,6 +47,7 @@ The database is SQLite in ./careloop-data/ unless --db names PostgreSQL:
 `
 
 func main() {
+	app.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
@@ -74,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdMigrate(ctx, rest, stdout, stderr, getenv)
 	case "bench":
 		err = cmdBench(ctx, rest, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, rest, stdout, stderr, getenv)
+	case "apikey":
+		err = cmdAPIKey(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "careloop", versionString())
 		return exitOK

@@ -88,6 +88,7 @@ func demoBanner(url string, res *demo.SeedResult) string {
 	for _, acct := range res.Accounts {
 		fmt.Fprintf(&b, "  %-18s %-34s %s\n", acct.Role, acct.Email, acct.Name)
 	}
+	fmt.Fprintf(&b, "\nFHIR R4 API at %s/fhir with the demo API key:\n  curl -H 'Authorization: Bearer %s' '%s/fhir/Patient?_count=5'\n", url, res.APIToken, url)
 	fmt.Fprint(&b, "\nThe data is synthetic. Press Ctrl+C to stop; run the same command again to continue with the same data.\n")
 	return b.String()
 }

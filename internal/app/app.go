@@ -16,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
+	"github.com/careloop/careloop/internal/access"
 	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/fhir/spec"
+	"github.com/careloop/careloop/internal/fhir/validate"
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db"
@@ -33,6 +36,9 @@ type App struct {
 	Jobs      *jobs.Queue
 	Orgs      *tenant.Store
 	Resources *fhir.Store
+	Search    *fhir.Searcher
+	Indexer   *fhir.SpecIndexer
+	FHIR      *fhir.API
 	Accounts  *identity.Store
 	Registry  *prometheus.Registry
 	Handler   http.Handler
@@ -62,10 +68,22 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	a.Orgs = tenant.NewStore(d)
-	a.Resources = fhir.NewStore(d, a.Jobs, nil)
+	a.Indexer = fhir.NewSpecIndexer()
+	a.Resources = fhir.NewStore(d, a.Jobs, a.Indexer)
+	a.Search = fhir.NewSearcher(d, fhir.LookupParam)
 	a.Accounts = identity.NewStore(d)
 
 	if cfg.Addr != "" {
+		base := cfg.BaseURL.String() + "/fhir"
+		a.FHIR = fhir.NewAPI(fhir.APIConfig{
+			DB: d, Store: a.Resources, Search: a.Search,
+			Access:       access.NewPolicy(a.Accounts),
+			Validate:     validateResource,
+			IsType:       spec.IsResourceType,
+			Log:          log.With("component", "fhir"),
+			BaseURL:      base,
+			Capabilities: fhir.Capabilities(base, Version, a.Indexer.Unsupported),
+		})
 		if a.Handler, err = a.routes(); err != nil {
 			d.Close()
 			return nil, err
@@ -127,8 +145,13 @@ func (a *App) routes() (http.Handler, error) {
 		TLS:            a.Config.TLSCert != "" || a.Config.BaseURL.Scheme == "https",
 		TrustedOrigins: []string{a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host},
 		ReadyCheck:     a.DB.Ping,
+		// The FHIR API authenticates with bearer tokens, not cookies, and is
+		// called by other systems: cross-origin checks do not apply to it.
+		CrossOriginBypass: []string{"/fhir", "/fhir/"},
+		ErrorRenderers:    map[string]httpx.ErrorRenderer{"/fhir": fhir.RenderOutcome},
 	}
 	httpx.RegisterHealth(mux, opts)
+	a.FHIR.Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)
 }
@@ -167,6 +190,27 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	jobErr := a.Jobs.Stop(stopCtx)
 	a.Log.Info("stopped", "jobs_stop", time.Since(start).Round(time.Millisecond))
 	return errors.Join(serveErr, jobErr)
+}
+
+// Importer returns an API for command-line imports, acting as the operator.
+func (a *App) Importer() *fhir.API {
+	return fhir.NewAPI(fhir.APIConfig{
+		DB: a.DB, Store: a.Resources, Search: a.Search, Access: fhir.OperatorAccess{},
+		Validate: validateResource, IsType: spec.IsResourceType, Log: a.Log, BaseURL: "",
+	})
+}
+
+// Version is the version of this build, set by cmd/careloop.
+var Version = "dev"
+
+// validateResource adapts the R4 validator to the FHIR API.
+func validateResource(resourceType string, raw []byte) []fhir.Issue {
+	issues := validate.Resource(resourceType, raw)
+	out := make([]fhir.Issue, len(issues))
+	for i, is := range issues {
+		out[i] = fhir.Issue{Severity: is.Severity, Code: is.Code, Expression: is.Expression, Message: is.Message}
+	}
+	return out
 }
 
 // Close closes the database.

@@ -2,7 +2,9 @@ package demo
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -32,6 +34,15 @@ type ResourceStore interface {
 // AccountStore is what seeding needs of the accounts.
 type AccountStore interface {
 	CreateTx(ctx context.Context, tx *sql.Tx, a *identity.Account, passwordHash string) error
+	CreateAPIKeyWithTokenTx(ctx context.Context, tx *sql.Tx, orgID, name, token string) (*identity.APIKey, error)
+}
+
+// DemoAPIToken returns the bearer token of the demo's API key. It is
+// derived from the seed so that every run can print it; it guards
+// synthetic data only.
+func DemoAPIToken(seed int64) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("careloop demo API key %d", seed)))
+	return "clk_demo_" + hex.EncodeToString(sum[:20])
 }
 
 // Seeder writes the demo organisation into a database.
@@ -56,6 +67,7 @@ type SeedResult struct {
 	Seeded   int    // patients stored by this run
 	Resumed  bool   // an interrupted seeding was completed
 	Accounts []DemoAccount
+	APIToken string // bearer token of the demo's API key for /fhir
 }
 
 // DemoAccount is a sign-in of the demo organisation.
@@ -118,6 +130,7 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	res.Accounts = public(demoAccounts(clinic, g))
+	res.APIToken = DemoAPIToken(res.Config.Seed)
 
 	// Continue with the stored plan, whatever this run was asked for.
 	res.Config.Anchor = res.Config.Anchor.UTC()
@@ -207,6 +220,9 @@ func (s *Seeder) create(ctx context.Context, tx *sql.Tx, g *Generator, clinic Cl
 		}
 	}
 	cfg := g.Config()
+	if _, err := s.Accounts.CreateAPIKeyWithTokenTx(ctx, tx, org.ID, "Demo integration", DemoAPIToken(cfg.Seed)); err != nil {
+		return nil, fmt.Errorf("demo: API key: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO demo_seeds (org_id, seed, patients, anchor, next_patient) VALUES ($1, $2, $3, $4, 0)",
 		org.ID, cfg.Seed, cfg.Patients, cfg.Anchor); err != nil {
 		return nil, fmt.Errorf("demo: store seeding plan: %w", err)

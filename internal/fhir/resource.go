@@ -163,4 +163,3 @@ func validID(id string) bool { return idPattern.MatchString(id) }
 func formatInstant(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
-

@@ -48,8 +48,9 @@ func (s *Stored) Ref() string { return s.Type + "/" + s.ID }
 
 // IndexEntry is one row of the search index: the value of one search
 // parameter of one resource. Kind says which fields matter: "token" (System,
-// Code, Display), "string" and "uri" (Value), "date" (Low, High: Unix ms,
-// [Low, High)), "reference" (TargetType, TargetID, URL), "quantity"
+// Code, Display), "string" and "uri" (Value, normalised for strings), "date" (Low, High: Unix ms,
+// [Low, High)), "string" also Display (the value as written, for :exact),
+// "reference" (TargetType, TargetID, URL), "quantity"
 // (Number, System, Code, Unit), "number" (Number).
 type IndexEntry struct {
 	Param, Kind                  string
@@ -76,6 +77,7 @@ type Store struct {
 	jobs    JobInserter
 	indexer Indexer
 	now     func() time.Time
+	stats   statsKeeper
 }
 
 // NewStore returns a Store on d that announces changes through jobs and
@@ -218,35 +220,88 @@ func (s *Store) reindex(ctx context.Context, tx *sql.Tx, orgID, typ, id string, 
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		var err error
-		switch e.Kind {
-		case "token":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_token (org_id, resource_type, id, param, system, code, display) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-				orgID, typ, id, e.Param, e.System, e.Code, e.Display)
-		case "string":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_string (org_id, resource_type, id, param, value) VALUES ($1, $2, $3, $4, $5)",
-				orgID, typ, id, e.Param, e.Value)
-		case "uri":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_uri (org_id, resource_type, id, param, value) VALUES ($1, $2, $3, $4, $5)",
-				orgID, typ, id, e.Param, e.Value)
-		case "date":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_date (org_id, resource_type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)",
-				orgID, typ, id, e.Param, e.Low, e.High)
-		case "reference":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_reference (org_id, resource_type, id, param, target_type, target_id, url) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-				orgID, typ, id, e.Param, e.TargetType, e.TargetID, e.URL)
-		case "quantity":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_quantity (org_id, resource_type, id, param, value, system, code, unit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-				orgID, typ, id, e.Param, e.Number, e.System, e.Code, e.Unit)
-		case "number":
-			_, err = tx.ExecContext(ctx, "INSERT INTO fhir_idx_number (org_id, resource_type, id, param, value) VALUES ($1, $2, $3, $4, $5)",
-				orgID, typ, id, e.Param, e.Number)
-		default:
-			err = fmt.Errorf("unknown index kind %q", e.Kind)
+	return insertIndex(ctx, tx, orgID, typ, id, entries)
+}
+
+// indexColumns are the value columns of each index table, after org_id,
+// resource_type, id and param.
+var indexColumns = map[string][]string{
+	"token":     {"system", "code", "display"},
+	"string":    {"value", "exact"},
+	"uri":       {"value"},
+	"date":      {"low", "high"},
+	"reference": {"target_type", "target_id", "url"},
+	"quantity":  {"value", "system", "code", "unit"},
+	"number":    {"value"},
+}
+
+func (e *IndexEntry) values() []any {
+	switch e.Kind {
+	case "token":
+		return []any{e.System, e.Code, e.Display}
+	case "string":
+		return []any{e.Value, e.Display}
+	case "uri":
+		return []any{e.Value}
+	case "date":
+		return []any{e.Low, e.High}
+	case "reference":
+		return []any{e.TargetType, e.TargetID, e.URL}
+	case "quantity":
+		return []any{e.Number, e.System, e.Code, e.Unit}
+	case "number":
+		return []any{e.Number}
+	}
+	return nil
+}
+
+// maxRowsPerInsert keeps a multi-row INSERT well under both engines'
+// parameter limits.
+const maxRowsPerInsert = 200
+
+// insertIndex writes entries with one multi-row INSERT per table (and per
+// 200 rows): a resource has dozens of entries, and statements, not rows,
+// are what costs.
+func insertIndex(ctx context.Context, tx *sql.Tx, orgID, typ, id string, entries []IndexEntry) error {
+	byKind := map[string][]*IndexEntry{}
+	for i := range entries {
+		e := &entries[i]
+		if _, ok := indexColumns[e.Kind]; !ok {
+			return fmt.Errorf("fhir: index %s/%s: unknown index kind %q", typ, id, e.Kind)
 		}
-		if err != nil {
-			return fmt.Errorf("fhir: index %s/%s %s: %w", typ, id, e.Param, err)
+		byKind[e.Kind] = append(byKind[e.Kind], e)
+	}
+	var b strings.Builder
+	for _, kind := range []string{"token", "string", "uri", "date", "reference", "quantity", "number"} {
+		rows := byKind[kind]
+		cols := indexColumns[kind]
+		for len(rows) > 0 {
+			n := min(len(rows), maxRowsPerInsert)
+			b.Reset()
+			b.WriteString("INSERT INTO fhir_idx_")
+			b.WriteString(kind)
+			b.WriteString(" (org_id, resource_type, id, param, ")
+			b.WriteString(strings.Join(cols, ", "))
+			b.WriteString(") VALUES ")
+			args := make([]any, 0, 3+n*(1+len(cols)))
+			args = append(args, orgID, typ, id)
+			for r := 0; r < n; r++ {
+				if r > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("($1, $2, $3")
+				args = append(args, rows[r].Param)
+				fmt.Fprintf(&b, ", $%d", len(args))
+				for _, v := range rows[r].values() {
+					args = append(args, v)
+					fmt.Fprintf(&b, ", $%d", len(args))
+				}
+				b.WriteByte(')')
+			}
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return fmt.Errorf("fhir: index %s/%s: %w", typ, id, err)
+			}
+			rows = rows[n:]
 		}
 	}
 	return nil

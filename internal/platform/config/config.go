@@ -53,6 +53,8 @@ type Config struct {
 	// DemoSeed and DemoPatients shape the demo organisation.
 	DemoSeed     int64
 	DemoPatients int
+	// Args are the arguments after the flags, for subcommands that take them.
+	Args []string
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.
@@ -93,6 +95,8 @@ const (
 	Server
 	// Demo is the demo data flags: demo.
 	Demo
+	// Args lets a subcommand take arguments after its flags (Config.Args).
+	Args
 )
 
 // Parse reads the flags of subcommand name from args, falling back to the
@@ -100,8 +104,17 @@ const (
 // the result. The error is a *UsageError for bad input, flag.ErrHelp when
 // help was asked for (the usage text has then been written to out).
 func Parse(name string, set Set, args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	return ParseWith(name, set, args, getenv, out, nil)
+}
+
+// ParseWith is Parse for a subcommand with flags of its own, which extra
+// defines on the flag set; they too fall back to CARELOOP_* variables.
+func ParseWith(name string, set Set, args []string, getenv func(string) string, out io.Writer, extra func(fs *flag.FlagSet)) (*Config, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(io.Discard)
 	var (
 		logLevel, baseURL string
@@ -134,7 +147,9 @@ func Parse(name string, set Set, args []string, getenv func(string) string, out 
 		}
 		return nil, usagef("careloop %s: %s (see 'careloop %s -h')", name, friendlier(err.Error()), name)
 	}
-	if fs.NArg() > 0 {
+	if set&Args != 0 {
+		c.Args = fs.Args()
+	} else if fs.NArg() > 0 {
 		return nil, usagef("careloop %s: unexpected argument %q (see 'careloop %s -h')", name, fs.Arg(0), name)
 	}
 	given := map[string]bool{}

@@ -102,7 +102,10 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	registerSQLite()
 	base := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + sqlitePragmas
-	write, err := sql.Open(sqliteDriverName, base+"&_txlock=immediate")
+	// A large page cache for the writer keeps big transactions (a bundle of
+	// hundreds of resources and their index rows) from spilling to the WAL
+	// before commit.
+	write, err := sql.Open(sqliteDriverName, base+"&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(memory)")
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
@@ -111,7 +114,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 
-	read, err := sql.Open(sqliteDriverName, base+"&_pragma=query_only(1)")
+	read, err := sql.Open(sqliteDriverName, base+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)

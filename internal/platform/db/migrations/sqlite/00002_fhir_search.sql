@@ -18,7 +18,8 @@ CREATE TABLE fhir_idx_string (
     resource_type TEXT NOT NULL,
     id            TEXT NOT NULL,
     param         TEXT NOT NULL,
-    value         TEXT NOT NULL
+    value         TEXT NOT NULL,
+    exact         TEXT NOT NULL
 );
 CREATE INDEX fhir_idx_string_value ON fhir_idx_string (org_id, resource_type, param, value);
 CREATE INDEX fhir_idx_string_res ON fhir_idx_string (org_id, resource_type, id);
@@ -94,7 +95,19 @@ CREATE TABLE api_keys (
     PRIMARY KEY (org_id, id)
 );
 
+-- Progress of 'careloop import', so an interrupted import resumes: a file
+-- is known by its SHA-256; done counts the lines (NDJSON) or entries stored.
+CREATE TABLE fhir_imports (
+    org_id       TEXT NOT NULL REFERENCES organizations (id),
+    sha256       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    done         INTEGER NOT NULL,
+    completed_at DATETIME,
+    PRIMARY KEY (org_id, sha256)
+);
+
 -- +goose Down
+DROP TABLE fhir_imports;
 DROP TABLE api_keys;
 DROP INDEX fhir_resource_history_time;
 DROP TABLE fhir_idx_uri;

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/careloop/careloop/internal/app"
+	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/platform/config"
+)
+
+const importHelp = "careloop import --org SLUG PATH...: load FHIR Bundle JSON, resource JSON and NDJSON files or folders"
+
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var org string
+	cfg, err := config.ParseWith("import", config.Store|config.Args, args, getenv, stdout, func(fs *flag.FlagSet) {
+		fs.StringVar(&org, "org", "", "slug of the organisation the data belongs to (for the demo: riverside-family-clinic)")
+	})
+	if err != nil {
+		return err
+	}
+	if org == "" || len(cfg.Args) == 0 {
+		return &config.UsageError{Msg: "careloop import: usage: " + importHelp}
+	}
+	files, size, err := fhir.ImportFiles(cfg.Args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return &config.UsageError{Msg: "careloop import: no .json or .ndjson files in " + fmt.Sprint(cfg.Args)}
+	}
+	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	o, err := a.Orgs.BySlug(ctx, org)
+	if err != nil {
+		return fmt.Errorf("organisation %q: %w", org, err)
+	}
+	importer := a.Importer()
+	bar := newProgressBar(stderr, "Importing (KiB read)")
+	var done int64
+	start := time.Now()
+	var stored, skipped, resumed int
+	const mb = 1 << 20
+	for _, f := range files {
+		res, err := importer.Import(ctx, o.ID, f, func(n int64) {
+			done += n
+			bar.update(int(done/1024), int(max(size/1024, 1)))
+		})
+		if err != nil {
+			bar.finish()
+			fmt.Fprintf(stdout, "Stored %d resources before the failure; run the same command again to continue.\n", stored)
+			return err
+		}
+		stored += res.Resources
+		if res.Skipped {
+			skipped++
+		}
+		if res.Resumed {
+			resumed++
+		}
+	}
+	bar.finish()
+	elapsed := time.Since(start)
+	fmt.Fprintf(stdout, "Imported %d resources from %d files (%.1f MB) into %s in %s (%.0f resources/s).",
+		stored, len(files), float64(size)/mb, o.Name, elapsed.Round(time.Millisecond), float64(stored)/max(elapsed.Seconds(), 1e-9))
+	if skipped > 0 {
+		fmt.Fprintf(stdout, " %d files were already imported and skipped.", skipped)
+	}
+	if resumed > 0 {
+		fmt.Fprintf(stdout, " %d interrupted files were completed.", resumed)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}

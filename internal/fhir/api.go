@@ -1,0 +1,543 @@
+package fhir
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/errs"
+)
+
+// Principal is who calls the API, as established by Access.Authenticate.
+type Principal struct {
+	OrgID   string // the organisation whose data the caller reaches
+	Subject string // who: an account or a machine client
+	Kind    string // "api-key", "user", ...
+}
+
+// Interaction names a FHIR interaction, for the policy.
+type Interaction string
+
+// The interactions of the API.
+const (
+	InteractionRead         Interaction = "read"
+	InteractionVRead        Interaction = "vread"
+	InteractionUpdate       Interaction = "update"
+	InteractionPatch        Interaction = "patch"
+	InteractionDelete       Interaction = "delete"
+	InteractionCreate       Interaction = "create"
+	InteractionSearch       Interaction = "search-type"
+	InteractionHistory      Interaction = "history"
+	InteractionCapabilities Interaction = "capabilities"
+	InteractionOperation    Interaction = "operation"
+)
+
+// Access is the one policy point in front of the API: every request is
+// authenticated, every interaction allowed or refused before any data is
+// touched, and every resource that leaves in a search, history or bundle
+// passes Visible.
+type Access interface {
+	// Authenticate returns the caller, or an errs.Unauthorized.
+	Authenticate(r *http.Request) (*Principal, error)
+	// Allow returns nil when p may perform in on resources of the type
+	// ("" for system-level interactions), else an errs.Forbidden.
+	Allow(ctx context.Context, p *Principal, in Interaction, resourceType string) error
+	// Visible reports whether p may see the stored resource.
+	Visible(ctx context.Context, p *Principal, st *Stored) bool
+}
+
+// Validator checks a resource's JSON against the FHIR structure
+// definitions; issues of severity error reject the resource.
+type Validator func(resourceType string, raw []byte) []Issue
+
+// TypeChecker reports whether a name is an R4 resource type.
+type TypeChecker func(name string) bool
+
+// APIConfig is what the API is built from.
+type APIConfig struct {
+	DB       *db.DB
+	Store    *Store
+	Search   *Searcher
+	Access   Access
+	Validate Validator
+	IsType   TypeChecker
+	Log      *slog.Logger
+	// BaseURL is the public URL of /fhir, for Location headers and links.
+	BaseURL string
+	// Capabilities is served at /fhir/metadata.
+	Capabilities []byte
+}
+
+// API serves the FHIR R4 REST API.
+type API struct {
+	db       *db.DB
+	store    *Store
+	search   *Searcher
+	access   Access
+	validate Validator
+	isType   TypeChecker
+	log      *slog.Logger
+	base     string
+	caps     []byte
+}
+
+// NewAPI returns the API.
+func NewAPI(c APIConfig) *API {
+	log := c.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{db: c.DB, store: c.Store, search: c.Search, access: c.Access, validate: c.Validate, isType: c.IsType,
+		log: log, base: strings.TrimSuffix(c.BaseURL, "/"), caps: c.Capabilities}
+}
+
+// Register adds the API's routes under /fhir to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, p *Principal) error) {
+		mux.HandleFunc(pattern, a.wrap(fn))
+	}
+	mux.HandleFunc("GET /fhir/metadata", a.metadata)
+	h("POST /fhir", a.bundle)
+	h("POST /fhir/{$}", a.bundle)
+	h("GET /fhir/_history", a.history)
+	h("GET /fhir/{type}", a.searchType)
+	h("POST /fhir/{type}/_search", a.searchType)
+	h("POST /fhir/{type}", a.create)
+	h("PUT /fhir/{type}", a.conditionalUpdate)
+	h("GET /fhir/{type}/_history", a.history)
+	h("GET /fhir/{type}/{id}", a.read)
+	h("PUT /fhir/{type}/{id}", a.update)
+	h("PATCH /fhir/{type}/{id}", a.patch)
+	h("DELETE /fhir/{type}/{id}", a.delete)
+	h("GET /fhir/{type}/{id}/_history", a.history)
+	h("GET /fhir/{type}/{id}/_history/{vid}", a.vread)
+	h("GET /fhir/Patient/{id}/$everything", a.everything)
+}
+
+// wrap negotiates the format, authenticates the caller and answers errors
+// as OperationOutcomes.
+func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := negotiate(r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		p, err := a.access.Authenticate(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if t := r.PathValue("type"); t != "" && !a.isType(t) {
+			a.writeError(w, r, errs.NotFoundf("%q is not a FHIR R4 resource type", t))
+			return
+		}
+		if err := fn(w, r, p); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// negotiate refuses representations the API does not speak: XML (406) and
+// request bodies that are not FHIR JSON (415).
+func negotiate(r *http.Request) error {
+	if f := r.URL.Query().Get("_format"); f != "" {
+		switch f {
+		case "json", "application/json", "application/fhir+json":
+		default:
+			return errs.E(errs.NotAcceptable, fmt.Sprintf("_format %q is not supported: this server speaks FHIR JSON only (application/fhir+json)", f))
+		}
+	}
+	if acc := r.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) {
+		return errs.E(errs.NotAcceptable, fmt.Sprintf("Accept %q is not supported: this server speaks FHIR JSON only (application/fhir+json)", acc))
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		ct := r.Header.Get("Content-Type")
+		mt, _, _ := mime.ParseMediaType(ct)
+		ok := mt == "application/fhir+json" || mt == "application/json"
+		if r.Method == http.MethodPatch {
+			ok = mt == "application/json-patch+json"
+		}
+		if strings.HasSuffix(r.URL.Path, "/_search") {
+			ok = mt == "application/x-www-form-urlencoded" || ct == ""
+		}
+		if !ok {
+			want := "application/fhir+json"
+			if r.Method == http.MethodPatch {
+				want = "application/json-patch+json"
+			}
+			return errs.E(errs.Unsupported, fmt.Sprintf("Content-Type %q is not supported here; send %s", ct, want))
+		}
+	}
+	return nil
+}
+
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		switch mt {
+		case "application/fhir+json", "application/json", "*/*", "application/*", "":
+			return true
+		}
+	}
+	return false
+}
+
+// body reads the request body (already bounded by the HTTP platform).
+func body(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errs.Wrap(err, errs.TooLarge, fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit))
+		}
+		return nil, errs.Wrap(err, errs.Invalid, "the request body could not be read")
+	}
+	if len(b) == 0 {
+		return nil, errs.Invalidf("", "the request body is empty; send a FHIR resource as JSON")
+	}
+	return b, nil
+}
+
+// checkResource validates raw as a resource of typ: JSON, type, id (when
+// wantID is not empty, it must match) and the structure definitions.
+func (a *API) checkResource(typ, wantID string, raw []byte, lenient bool) error {
+	t, id, err := head(raw)
+	if err != nil {
+		return &OutcomeError{Code: errs.Invalid, Issues: []Issue{{Severity: "error", Code: "structure", Message: errs.MessageOf(err)}}}
+	}
+	if t != typ {
+		return &OutcomeError{Code: errs.Invalid, Issues: []Issue{{Severity: "error", Code: "invalid", Expression: "resourceType",
+			Message: fmt.Sprintf("the body is a %q but the URL says %s", t, typ)}}}
+	}
+	if wantID != "" && id != wantID {
+		return &OutcomeError{Code: errs.Invalid, Issues: []Issue{{Severity: "error", Code: "invalid", Expression: typ + ".id",
+			Message: fmt.Sprintf("the body's id %q does not match the URL's %q", id, wantID)}}}
+	}
+	if a.validate == nil {
+		return nil
+	}
+	var errors []Issue
+	for _, is := range a.validate(typ, raw) {
+		if is.Severity == "error" || is.Severity == "fatal" {
+			if lenient && is.Code != "structure" {
+				continue
+			}
+			errors = append(errors, is)
+		}
+	}
+	if len(errors) > 0 {
+		code := errs.Unprocessable
+		for _, is := range errors {
+			if is.Code == "structure" {
+				code = errs.Invalid
+			}
+		}
+		return &OutcomeError{Code: code, Issues: errors}
+	}
+	return nil
+}
+
+// lenient reports whether the client asked for lenient handling.
+func lenient(r *http.Request) bool {
+	return preference(r, "handling") == "lenient"
+}
+
+// preference returns the value of a Prefer header token.
+func preference(r *http.Request, name string) string {
+	for _, h := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(h, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if strings.EqualFold(k, name) {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
+}
+
+// writeStored answers with a stored resource and its version headers.
+func (a *API) writeStored(w http.ResponseWriter, r *http.Request, status int, st *Stored) {
+	h := w.Header()
+	h.Set("ETag", fmt.Sprintf(`W/"%d"`, st.VersionID))
+	h.Set("Last-Modified", st.LastUpdated.UTC().Format(http.TimeFormat))
+	if status == http.StatusCreated || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		h.Set("Location", fmt.Sprintf("%s/%s/%s/_history/%d", a.base, st.Type, st.ID, st.VersionID))
+	}
+	switch preference(r, "return") {
+	case "minimal":
+		w.WriteHeader(status)
+	case "OperationOutcome":
+		writeResource(w, status, outcome([]Issue{{Severity: "information", Code: "informational",
+			Message: fmt.Sprintf("%s/%s version %d stored", st.Type, st.ID, st.VersionID)}}))
+	default:
+		writeResource(w, status, st.JSON)
+	}
+}
+
+// ifMatch reads an If-Match header: W/"3" or "3".
+func ifMatch(r *http.Request) (int64, error) {
+	v := r.Header.Get("If-Match")
+	if v == "" {
+		return 0, nil
+	}
+	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errs.Invalidf("If-Match", "If-Match %q is not a version such as W/\"3\"", v)
+	}
+	return n, nil
+}
+
+func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
+	if err := negotiate(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeResource(w, http.StatusOK, a.caps)
+}
+
+func (a *API) read(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if err := a.access.Allow(r.Context(), p, InteractionRead, typ); err != nil {
+		return err
+	}
+	st, err := a.store.Read(r.Context(), p.OrgID, typ, id)
+	if err != nil {
+		return err
+	}
+	if !a.access.Visible(r.Context(), p, st) {
+		return errs.NotFoundf("%s/%s is not known", typ, id)
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Trim(strings.TrimPrefix(inm, "W/"), `"`) == strconv.FormatInt(st.VersionID, 10) {
+		w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, st.VersionID))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	a.writeStored(w, r, http.StatusOK, st)
+	return nil
+}
+
+func (a *API) vread(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	vid, err := strconv.ParseInt(r.PathValue("vid"), 10, 64)
+	if err != nil || vid < 1 {
+		return errs.Invalidf("", "%q is not a version id", r.PathValue("vid"))
+	}
+	if err := a.access.Allow(r.Context(), p, InteractionVRead, typ); err != nil {
+		return err
+	}
+	st, err := a.store.VRead(r.Context(), p.OrgID, typ, id, vid)
+	if err != nil {
+		return err
+	}
+	if !a.access.Visible(r.Context(), p, st) {
+		return errs.NotFoundf("%s/%s is not known", typ, id)
+	}
+	a.writeStored(w, r, http.StatusOK, st)
+	return nil
+}
+
+func (a *API) create(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ := r.PathValue("type")
+	if err := a.access.Allow(r.Context(), p, InteractionCreate, typ); err != nil {
+		return err
+	}
+	raw, err := body(r)
+	if err != nil {
+		return err
+	}
+	if err := a.checkResource(typ, "", raw, lenient(r)); err != nil {
+		return err
+	}
+	var st *Stored
+	status := http.StatusCreated
+	err = a.db.InTx(r.Context(), func(tx *sql.Tx) error {
+		if cond := r.Header.Get("If-None-Exist"); cond != "" {
+			matches, err := a.conditionalMatches(r.Context(), tx, p, typ, cond)
+			if err != nil {
+				return err
+			}
+			switch len(matches) {
+			case 0:
+			case 1:
+				st, status = matches[0], http.StatusOK
+				return nil
+			default:
+				return errs.E(errs.PreconditionFailed, fmt.Sprintf("If-None-Exist %q matches %d resources", cond, len(matches)))
+			}
+		}
+		st, err = a.store.CreateTx(r.Context(), tx, p.OrgID, typ, "", raw)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	a.store.wrote(r.Context(), 1)
+	a.writeStored(w, r, status, st)
+	return nil
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if !validID(id) {
+		return errs.Invalidf("id", "%q is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)", id)
+	}
+	if err := a.access.Allow(r.Context(), p, InteractionUpdate, typ); err != nil {
+		return err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	raw, err := body(r)
+	if err != nil {
+		return err
+	}
+	if err := a.checkResource(typ, id, raw, lenient(r)); err != nil {
+		return err
+	}
+	var st *Stored
+	var created bool
+	err = a.db.InTx(r.Context(), func(tx *sql.Tx) error {
+		if err := a.checkVisibleTx(r.Context(), tx, p, typ, id); err != nil {
+			return err
+		}
+		st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, id, raw, match)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	a.store.wrote(r.Context(), 1)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	a.writeStored(w, r, status, st)
+	return nil
+}
+
+// checkVisibleTx refuses writes to an existing resource the caller may not
+// see, answering as if it did not exist.
+func (a *API) checkVisibleTx(ctx context.Context, tx *sql.Tx, p *Principal, typ, id string) error {
+	cur, err := a.store.ReadTx(ctx, tx, p.OrgID, typ, id)
+	if err != nil {
+		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Gone {
+			return nil
+		}
+		return err
+	}
+	if !a.access.Visible(ctx, p, cur) {
+		return errs.NotFoundf("%s/%s is not known", typ, id)
+	}
+	return nil
+}
+
+func (a *API) conditionalUpdate(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ := r.PathValue("type")
+	if r.URL.RawQuery == "" {
+		return errs.E(errs.MethodNotAllowed, "PUT on a type needs search parameters (conditional update) or an id in the URL")
+	}
+	if err := a.access.Allow(r.Context(), p, InteractionUpdate, typ); err != nil {
+		return err
+	}
+	raw, err := body(r)
+	if err != nil {
+		return err
+	}
+	if err := a.checkResource(typ, "", raw, lenient(r)); err != nil {
+		return err
+	}
+	_, bodyID, _ := head(raw)
+	var st *Stored
+	var created bool
+	err = a.db.InTx(r.Context(), func(tx *sql.Tx) error {
+		matches, err := a.conditionalMatches(r.Context(), tx, p, typ, r.URL.RawQuery)
+		if err != nil {
+			return err
+		}
+		switch len(matches) {
+		case 0:
+			if bodyID != "" {
+				st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, bodyID, raw, 0)
+				return err
+			}
+			st, err = a.store.CreateTx(r.Context(), tx, p.OrgID, typ, "", raw)
+			created = true
+			return err
+		case 1:
+			if bodyID != "" && bodyID != matches[0].ID {
+				return errs.Invalidf("id", "the body's id %q differs from the matching resource %s", bodyID, matches[0].Ref())
+			}
+			st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, matches[0].ID, withID(raw, matches[0].ID), 0)
+			return err
+		default:
+			return errs.E(errs.PreconditionFailed, fmt.Sprintf("the conditional update matches %d resources", len(matches)))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	a.store.wrote(r.Context(), 1)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	a.writeStored(w, r, status, st)
+	return nil
+}
+
+// withID returns raw with its id set.
+func withID(raw []byte, id string) []byte {
+	out, err := setMember(raw, "id", strconv.Quote(id))
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if err := a.access.Allow(r.Context(), p, InteractionDelete, typ); err != nil {
+		return err
+	}
+	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
+		if err := a.checkVisibleTx(r.Context(), tx, p, typ, id); err != nil {
+			return err
+		}
+		_, err := a.store.DeleteTx(r.Context(), tx, p.OrgID, typ, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	a.store.wrote(r.Context(), 1)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// conditionalMatches returns the resources of typ matching a condition
+// (a query string) that the caller may see, at most two: enough to tell
+// none, one and many apart.
+func (a *API) conditionalMatches(ctx context.Context, tx *sql.Tx, p *Principal, typ, cond string) ([]*Stored, error) {
+	found, err := a.search.Match(ctx, tx, p.OrgID, typ, strings.TrimPrefix(cond, "?"), 2)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Stored
+	for _, st := range found {
+		if a.access.Visible(ctx, p, st) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
