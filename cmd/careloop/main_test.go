@@ -144,12 +144,18 @@ func get(t *testing.T, url string) (int, string) {
 // shuts it down as SIGTERM would and returns the exit code.
 func startDemo(t *testing.T, dataDir string) (base string, stdout *syncBuffer, stop func() int) {
 	t.Helper()
+	return startDemoIn(t, dataDir, "12")
+}
+
+// startDemoIn is startDemo with the number of patients.
+func startDemoIn(t *testing.T, dataDir, patients string) (base string, stdout *syncBuffer, stop func() int) {
+	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--addr", addr, "--patients", "12", "--log-level", "warn"}, stdout, stderr, noEnv)
+		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--addr", addr, "--patients", patients, "--log-level", "warn"}, stdout, stderr, noEnv)
 	}()
 	base = "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
