@@ -29,13 +29,13 @@ const fixtures = "../../../shared/fixtures/synthea"
 // server is a running careloop on a fresh database, with two organisations
 // and a token for each.
 type server struct {
-	t              *testing.T
+	t              testing.TB
 	url            string
 	tokenA, tokenB string
 	a              *app.App
 }
 
-func newServer(t *testing.T, e db.Dialect) *server {
+func newServer(t testing.TB, e db.Dialect) *server {
 	t.Helper()
 	_, opts := dbtest.OpenWithOptions(t, e)
 	dbFlag := "sqlite:" + opts.SQLitePath

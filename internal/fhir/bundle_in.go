@@ -136,6 +136,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 	sort.SliceStable(order, func(x, y int) bool {
 		return entryOrder[strings.ToUpper(entries[order[x]].Request.Method)] < entryOrder[strings.ToUpper(entries[order[y]].Request.Method)]
 	})
+	var changes changeSet
 	err := func() error {
 		// First give every created resource its id, so references between
 		// entries can be rewritten before anything is stored.
@@ -216,7 +217,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 						return withEntry(merr, i)
 					}
 					for _, m := range matches {
-						if _, err := a.store.DeleteTx(ctx, tx, p.OrgID, typ, m.ID); err != nil {
+						if _, err := a.store.deleteTx(ctx, tx, p.OrgID, typ, m.ID, &changes); err != nil {
 							return withEntry(err, i)
 						}
 					}
@@ -226,7 +227,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 				if err := a.checkVisibleTx(ctx, tx, p, typ, id); err != nil {
 					return withEntry(err, i)
 				}
-				st, derr := a.store.DeleteTx(ctx, tx, p.OrgID, typ, id)
+				st, derr := a.store.deleteTx(ctx, tx, p.OrgID, typ, id, &changes)
 				if derr != nil {
 					return withEntry(derr, i)
 				}
@@ -243,7 +244,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 					return withEntry(err, i)
 				}
 				if method == "POST" {
-					st, cerr := a.store.CreateTx(ctx, tx, p.OrgID, typ, targets[i], raw)
+					st, cerr := a.store.createTx(ctx, tx, p.OrgID, typ, targets[i], raw, &changes)
 					err = cerr
 					results[i] = entryResult{status: http.StatusCreated, stored: st, location: true}
 				} else {
@@ -254,7 +255,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 					if merr != nil {
 						return withEntry(merr, i)
 					}
-					st, created, uerr := a.store.UpdateTx(ctx, tx, p.OrgID, typ, targets[i], raw, match)
+					st, created, uerr := a.store.updateTx(ctx, tx, p.OrgID, typ, targets[i], raw, match, &changes)
 					err = uerr
 					status := http.StatusOK
 					if created {
@@ -282,6 +283,10 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 		return nil
 	}()
 	if err != nil {
+		return nil, err
+	}
+	// One announcement for the whole transaction.
+	if err := a.store.announce(ctx, tx, p.OrgID, &changes); err != nil {
 		return nil, err
 	}
 	return results, nil

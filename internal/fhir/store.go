@@ -310,6 +310,16 @@ func insertIndex(ctx context.Context, tx *sql.Tx, orgID, typ, id string, entries
 // CreateTx stores a new resource in tx under id, or a new random id when id
 // is empty, and announces it. An id in use is an errs.Conflict.
 func (s *Store) CreateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte) (*Stored, error) {
+	var c changeSet
+	st, err := s.createTx(ctx, tx, orgID, typ, id, raw, &c)
+	if err != nil {
+		return nil, err
+	}
+	return st, s.announce(ctx, tx, orgID, &c)
+}
+
+// createTx is CreateTx recording the change in c instead of announcing it.
+func (s *Store) createTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, c *changeSet) (*Stored, error) {
 	if id == "" {
 		id = NewID()
 	}
@@ -324,15 +334,24 @@ func (s *Store) CreateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string,
 	if err != nil {
 		return nil, err
 	}
-	var c changeSet
 	c.add(st)
-	return st, s.announce(ctx, tx, orgID, &c)
+	return st, nil
 }
 
 // UpdateTx stores raw as the next version of typ/id in tx, creating the
 // resource when it does not exist (created is then true). When ifMatch is
 // not zero the current version must equal it, else errs.PreconditionFailed.
 func (s *Store) UpdateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, ifMatch int64) (st *Stored, created bool, err error) {
+	var c changeSet
+	st, created, err = s.updateTx(ctx, tx, orgID, typ, id, raw, ifMatch, &c)
+	if err != nil {
+		return nil, false, err
+	}
+	return st, created, s.announce(ctx, tx, orgID, &c)
+}
+
+// updateTx is UpdateTx recording the change in c instead of announcing it.
+func (s *Store) updateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, ifMatch int64, c *changeSet) (st *Stored, created bool, err error) {
 	version, deleted, exists, err := s.current(ctx, tx, orgID, typ, id)
 	if err != nil {
 		return nil, false, err
@@ -344,15 +363,24 @@ func (s *Store) UpdateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string,
 	if err != nil {
 		return nil, false, err
 	}
-	var c changeSet
 	c.add(st)
-	return st, !exists || deleted, s.announce(ctx, tx, orgID, &c)
+	return st, !exists || deleted, nil
 }
 
 // DeleteTx marks typ/id deleted in tx with a new version, keeping its
 // history. Deleting a missing or already deleted resource changes nothing
 // and returns nil.
 func (s *Store) DeleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (*Stored, error) {
+	var c changeSet
+	st, err := s.deleteTx(ctx, tx, orgID, typ, id, &c)
+	if err != nil {
+		return nil, err
+	}
+	return st, s.announce(ctx, tx, orgID, &c)
+}
+
+// deleteTx is DeleteTx recording the change in c instead of announcing it.
+func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, c *changeSet) (*Stored, error) {
 	version, deleted, exists, err := s.current(ctx, tx, orgID, typ, id)
 	if err != nil || !exists || deleted {
 		return nil, err
@@ -361,9 +389,8 @@ func (s *Store) DeleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string)
 	if err != nil {
 		return nil, err
 	}
-	var c changeSet
 	c.add(st)
-	return st, s.announce(ctx, tx, orgID, &c)
+	return st, nil
 }
 
 // PutTx stores rs for the organisation in tx, each as the next version of
