@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/careloop/careloop/internal/loadgen"
@@ -32,6 +33,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dur := fs.Duration("duration", 10*time.Second, "how long to measure")
 	warm := fs.Duration("warmup", time.Second, "how long to send before measuring")
 	maxReq := fs.Int("requests", 0, "stop after this many requests (0: no limit)")
+	token := fs.String("token", "", "bearer token to send (an API key, for /fhir)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, benchUsage)
@@ -41,7 +43,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return &config.UsageError{Msg: fmt.Sprintf("careloop bench http: %v (see 'careloop bench http -h')", err)}
 	}
-	res, err := loadgen.Run(ctx, loadgen.Options{URL: *url, Concurrency: *conc, Duration: *dur, Warmup: *warm, MaxRequests: *maxReq})
+	header := http.Header{}
+	if *token != "" {
+		header.Set("Authorization", "Bearer "+*token)
+	}
+	res, err := loadgen.Run(ctx, loadgen.Options{URL: *url, Concurrency: *conc, Duration: *dur, Warmup: *warm, MaxRequests: *maxReq, Header: header})
 	if err != nil {
 		return err
 	}

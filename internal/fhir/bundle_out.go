@@ -37,7 +37,7 @@ func newBundle(typ string, total int, links map[string]string) *bundleWriter {
 				w.b.WriteByte(',')
 			}
 			i++
-			h, _ := json.Marshal(href)
+			h, _ := marshal(href)
 			w.b.WriteString(`{"relation":"` + rel + `","url":`)
 			w.b.Write(h)
 			w.b.WriteByte('}')
@@ -57,7 +57,7 @@ func (w *bundleWriter) entry(fullURL string, resource []byte, extra ...string) {
 	w.b.WriteByte('{')
 	sep := ""
 	if fullURL != "" {
-		u, _ := json.Marshal(fullURL)
+		u, _ := marshal(fullURL)
 		w.b.WriteString(`"fullUrl":`)
 		w.b.Write(u)
 		sep = ","

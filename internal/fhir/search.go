@@ -79,23 +79,56 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// Selective parameters (tokens, references, strings) pick candidate
+	// resources; range parameters (dates, quantities, numbers) then filter
+	// the candidates through their per-resource index, unless nothing else
+	// narrows the search.
+	var filters []string
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, ":")
 		name, _, _ = strings.Cut(name, ".")
 		if resultParams[name] {
 			continue
 		}
+		filter := false
+		if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") {
+			filter = p.Type == "date" || p.Type == "quantity" || p.Type == "number"
+		}
 		for _, v := range params[k] {
-			cond, err := s.condition(q, typ, k, v, 0)
+			cond, err := s.condition(q, typ, k, v, 0, filter)
 			if err != nil {
 				if lenient && errs.CodeOf(err) == errs.Invalid {
 					continue
 				}
 				return nil, err
 			}
-			q.conds = append(q.conds, cond)
+			if filter {
+				filters = append(filters, cond)
+			} else {
+				q.conds = append(q.conds, cond)
+			}
 		}
 	}
+	if len(q.conds) == 0 {
+		// Nothing selective: let the range parameters pick the candidates.
+		filters = filters[:0]
+		for _, k := range keys {
+			name, _, _ := strings.Cut(k, ":")
+			if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") && (p.Type == "date" || p.Type == "quantity" || p.Type == "number") {
+				for _, v := range params[k] {
+					cond, err := s.condition(q, typ, k, v, 0, false)
+					if err != nil {
+						if lenient && errs.CodeOf(err) == errs.Invalid {
+							continue
+						}
+						return nil, err
+					}
+					q.conds = append(q.conds, cond)
+				}
+			}
+		}
+	}
+	q.conds = append(q.conds, filters...)
 	count := defaultCount
 	if c := params.Get("_count"); c != "" {
 		n, err := strconv.Atoi(c)
@@ -239,11 +272,18 @@ func (s *Searcher) order(q *query, typ, sortParam string) (string, bool, error) 
 const maxChain = 3
 
 // condition returns a SQL condition on r for one parameter key=value of
-// resources of typ. depth counts chaining.
-func (s *Searcher) condition(q *query, typ, key, value string, depth int) (string, error) {
+// resources of typ. depth counts chaining. A filter condition looks up r's
+// own index rows (EXISTS) instead of selecting every matching resource (IN).
+func (s *Searcher) condition(q *query, typ, key, value string, depth int, filter bool) (string, error) {
 	ids, err := s.idSet(q, typ, key, value, depth, "r.org_id")
 	if err != nil {
 		return "", err
+	}
+	if filter && strings.HasPrefix(strings.TrimPrefix(ids, "NOT "), "SELECT x.id FROM ") {
+		if sub, ok := strings.CutPrefix(ids, "NOT "); ok {
+			return "NOT EXISTS (" + sub + " AND x.id = r.id)", nil
+		}
+		return "EXISTS (" + ids + " AND x.id = r.id)", nil
 	}
 	if strings.HasPrefix(ids, "NOT ") {
 		return "r.id NOT IN (" + strings.TrimPrefix(ids, "NOT ") + ")", nil
@@ -742,7 +782,7 @@ func (s *Searcher) Match(ctx context.Context, tx *sql.Tx, orgID, typ, rawQuery s
 			continue
 		}
 		for _, v := range vs {
-			cond, err := s.condition(q, typ, k, v, 0)
+			cond, err := s.condition(q, typ, k, v, 0, false)
 			if err != nil {
 				return nil, err
 			}
