@@ -409,8 +409,9 @@ test('a request without a token is refused with 401 and an OperationOutcome', as
 
 // HTTP requires a challenge on every 401 (RFC 9110 section 15.5.2; RFC 6750
 // section 3 for bearer tokens), and clients use it to tell "sign in" from
-// other failures. careloop sends none yet.
-test('a 401 carries a WWW-Authenticate: Bearer challenge', { todo: 'careloop bug: 401 without WWW-Authenticate' }, async () => {
+// other failures. (fhir-kit-client hands the response headers over as
+// err.config.headers.)
+test('a 401 carries a WWW-Authenticate: Bearer challenge', async () => {
   const anonymous = new Client({ baseUrl });
   const err = await rejection(anonymous.search({ resourceType: 'Patient', searchParams: { _count: 1 } }));
   assert.equal(err.response.status, 401);

@@ -406,6 +406,9 @@ func TestErrorsAreOperationOutcomes(t *testing.T) {
 			if tc.status == 0 && r.status != 400 && r.status != 422 {
 				t.Fatalf("status %d, want 400 or 422: %s", r.status, r.body)
 			}
+			if r.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer ") {
+				t.Errorf("401 without a Bearer challenge: %v", r.header)
+			}
 			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
 				t.Errorf("Content-Type %q", ct)
 			}

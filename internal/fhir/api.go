@@ -132,6 +132,14 @@ func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal)
 		}
 		p, err := a.access.Authenticate(r)
 		if err != nil {
+			if errs.CodeOf(err) == errs.Unauthorized {
+				// RFC 9110 and RFC 6750: a 401 names the scheme to use.
+				challenge := `Bearer realm="careloop"`
+				if r.Header.Get("Authorization") != "" {
+					challenge += `, error="invalid_token"`
+				}
+				w.Header().Set("WWW-Authenticate", challenge)
+			}
 			a.writeError(w, r, err)
 			return
 		}
