@@ -10,6 +10,7 @@ import (
 
 	"github.com/careloop/careloop/internal/app"
 	"github.com/careloop/careloop/internal/platform/config"
+	"github.com/careloop/careloop/internal/tenant"
 )
 
 const apikeyUsage = `Usage:
@@ -49,15 +50,11 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if action == "revoke" && id == "" {
 		return &config.UsageError{Msg: "careloop apikey revoke: --id is required"}
 	}
-	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr))
+	a, o, err := openOrg(ctx, cfg, org, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	o, err := a.Orgs.BySlug(ctx, org)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", org, err)
-	}
 	switch action {
 	case "create":
 		var token string
@@ -99,4 +96,18 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintf(stdout, "Revoked API key %s of %s.\n", id, o.Name)
 	}
 	return nil
+}
+
+// openOrg opens the service of cfg and finds the organisation with slug.
+func openOrg(ctx context.Context, cfg *config.Config, slug string, stderr io.Writer) (*app.App, *tenant.Organization, error) {
+	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := a.Orgs.BySlug(ctx, slug)
+	if err != nil {
+		a.Close()
+		return nil, nil, fmt.Errorf("organisation %q: %w", slug, err)
+	}
+	return a, o, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/careloop/careloop/internal/app"
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/platform/config"
 )
@@ -32,15 +31,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if len(files) == 0 {
 		return &config.UsageError{Msg: "careloop import: no .json or .ndjson files in " + fmt.Sprint(cfg.Args)}
 	}
-	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr))
+	a, o, err := openOrg(ctx, cfg, org, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	o, err := a.Orgs.BySlug(ctx, org)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", org, err)
-	}
 	importer := a.Importer()
 	bar := newProgressBar(stderr, "Importing (KiB read)")
 	var done int64

@@ -6,11 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
 )
 
-const syntheaDir = "../../../shared/fixtures/synthea"
-
 func TestImportAndAPIKeys(t *testing.T) {
+	syntheaDir := fhirtest.SyntheaDir(t)
 	data := t.TempDir()
 	// An organisation comes from the demo seeding (3 patients keeps it quick).
 	if code, _, stderr := runCmd(t, "migrate", "--data-dir", data); code != 0 {

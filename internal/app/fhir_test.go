@@ -12,10 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
 
 	"github.com/careloop/careloop/internal/app"
 	"github.com/careloop/careloop/internal/platform/config"
@@ -23,8 +24,6 @@ import (
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 	"github.com/careloop/careloop/internal/tenant"
 )
-
-const fixtures = "../../../shared/fixtures/synthea"
 
 // server is a running careloop on a fresh database, with two organisations
 // and a token for each.
@@ -121,11 +120,7 @@ func (s *server) do(method, path string, body []byte, headers ...string) respons
 // fixtureBundles reads the Synthea bundles and counts their resources.
 func fixtureBundles(t *testing.T) (files []string, counts map[string]int) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(fixtures, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Synthea fixtures in %s: %v", fixtures, err)
-	}
-	sort.Strings(files)
+	files = fhirtest.SyntheaFiles(t)
 	counts = map[string]int{}
 	for _, f := range files {
 		var b struct {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
+
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 )
 
@@ -21,10 +23,7 @@ import (
 //
 //	go test -run XXX -bench IngestSynthea -benchtime 5x ./internal/app/
 func BenchmarkIngestSynthea(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(fixtures, "*.json"))
-	if len(files) == 0 {
-		b.Fatal("no Synthea fixtures")
-	}
+	files := fhirtest.SyntheaFiles(b)
 	var bundles [][]byte
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

@@ -367,16 +367,7 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 		if err != nil {
 			return "", err
 		}
-		innerSQL := inner
-		switch {
-		case strings.HasPrefix(inner, "COND "):
-			innerSQL = fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND %s",
-				q.arg(q.org), q.arg(targets[0]), strings.TrimPrefix(inner, "COND "))
-		case strings.HasPrefix(inner, "NOT "):
-			innerSQL = fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND r.id NOT IN (%s)",
-				q.arg(q.org), q.arg(targets[0]), strings.TrimPrefix(inner, "NOT "))
-		}
-		return fmt.Sprintf("%s AND x.target_type = %s AND x.target_id IN (%s)", base("fhir_idx_reference"), q.arg(targets[0]), innerSQL), nil
+		return fmt.Sprintf("%s AND x.target_type = %s AND x.target_id IN (%s)", base("fhir_idx_reference"), q.arg(targets[0]), idsQuery(q, targets[0], inner)), nil
 	}
 	var ors []string
 	negate := false
@@ -413,6 +404,20 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 	return sub, nil
 }
 
+// idsQuery turns what idSet returns for resources of typ into a subquery
+// selecting their ids.
+func idsQuery(q *query, typ, ids string) string {
+	if cond, ok := strings.CutPrefix(ids, "COND "); ok {
+		return fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND %s",
+			q.arg(q.org), q.arg(typ), cond)
+	}
+	if sub, ok := strings.CutPrefix(ids, "NOT "); ok {
+		return fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND r.id NOT IN (%s)",
+			q.arg(q.org), q.arg(typ), sub)
+	}
+	return ids
+}
+
 func firstOr(s []string) string {
 	if len(s) == 0 {
 		return "Type"
@@ -435,15 +440,7 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 	if err != nil {
 		return "", err
 	}
-	innerSQL := inner
-	switch {
-	case strings.HasPrefix(inner, "COND "):
-		innerSQL = fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND %s",
-			q.arg(q.org), q.arg(other), strings.TrimPrefix(inner, "COND "))
-	case strings.HasPrefix(inner, "NOT "):
-		innerSQL = fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND r.id NOT IN (%s)",
-			q.arg(q.org), q.arg(other), strings.TrimPrefix(inner, "NOT "))
-	}
+	innerSQL := idsQuery(q, other, inner)
 	return fmt.Sprintf("SELECT x.target_id FROM fhir_idx_reference x WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.target_type = %s AND x.id IN (%s)",
 		q.arg(q.org), q.arg(other), q.arg(refParam), q.arg(typ), innerSQL), nil
 }

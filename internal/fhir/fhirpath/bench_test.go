@@ -1,6 +1,10 @@
 package fhirpath
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
+)
 
 func BenchmarkCompile(b *testing.B) {
 	exprs := []string{
@@ -20,7 +24,7 @@ func BenchmarkCompile(b *testing.B) {
 // syntheaObservation returns the first Synthea Observation with a
 // valueQuantity, or the hand-written one.
 func syntheaObservation(b *testing.B) map[string]any {
-	rs, _ := syntheaOnce()
+	rs := fhirtest.SyntheaResources(b)
 	for _, r := range rs {
 		if _, ok := r["valueQuantity"]; ok && r["resourceType"] == "Observation" {
 			return r

@@ -1,71 +1,16 @@
 package fhirpath
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
 )
 
-// syntheaDir holds the shared Synthea sample bundles, read in place.
-const syntheaDir = "../../../../shared/fixtures/synthea"
+// synthea returns every resource of the Synthea bundles.
+func synthea(t testing.TB) []map[string]any { return fhirtest.SyntheaResources(t) }
 
-var syntheaOnce = sync.OnceValues(func() ([]map[string]any, error) {
-	files, err := filepath.Glob(filepath.Join(syntheaDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return nil, err
-	}
-	var out []map[string]any
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		d := json.NewDecoder(strings.NewReader(string(b)))
-		d.UseNumber()
-		var bundle struct {
-			Entry []struct {
-				Resource map[string]any `json:"resource"`
-			} `json:"entry"`
-		}
-		if err := d.Decode(&bundle); err != nil {
-			return nil, err
-		}
-		for _, e := range bundle.Entry {
-			out = append(out, e.Resource)
-		}
-	}
-	return out, nil
-})
-
-// synthea returns every resource of the Synthea bundles. Without the
-// fixtures the test is skipped, or fails when CI is set.
-func synthea(t testing.TB) []map[string]any {
-	t.Helper()
-	rs, err := syntheaOnce()
-	if err != nil {
-		t.Fatalf("reading Synthea fixtures: %v", err)
-	}
-	if len(rs) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Synthea fixtures in %s", syntheaDir)
-		}
-		t.Skipf("no Synthea fixtures in %s; skipping", syntheaDir)
-	}
-	return rs
-}
-
-func ofType(rs []map[string]any, typ string) []map[string]any {
-	var out []map[string]any
-	for _, r := range rs {
-		if r["resourceType"] == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func ofType(rs []map[string]any, typ string) []map[string]any { return fhirtest.OfType(rs, typ) }
 
 func TestSyntheaAllExpressions(t *testing.T) {
 	rs := synthea(t)

@@ -3,13 +3,15 @@ package index
 import (
 	"testing"
 
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
+
 	"github.com/careloop/careloop/internal/fhir/fhirpath"
 )
 
 // benchObservation returns a Synthea Observation with a valueQuantity, or
 // a hand-written one when the fixtures are absent.
 func benchObservation(b *testing.B) map[string]any {
-	rs, _ := syntheaOnce()
+	rs := fhirtest.SyntheaResources(b)
 	for _, r := range rs {
 		if _, ok := r["valueQuantity"]; ok && r["resourceType"] == "Observation" {
 			return r

@@ -8,38 +8,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/careloop/careloop/internal/fhir/fhirtest"
+
 	"github.com/careloop/careloop/internal/fhir/spec"
 )
 
-// syntheaDir finds the shared Synthea fixtures, which live beside the
-// repository (shared/fixtures/synthea) and are not copied into it.
-func syntheaDir(tb testing.TB) string {
-	tb.Helper()
-	if d := os.Getenv("CARELOOP_SYNTHEA_DIR"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			dir := filepath.Join(d, "..", "shared", "fixtures", "synthea")
-			if _, err := os.Stat(dir); err == nil {
-				return dir
-			}
-			break
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") != "" {
-		tb.Fatal("Synthea fixtures not found beside the repository (shared/fixtures/synthea); set CARELOOP_SYNTHEA_DIR")
-	}
-	tb.Skip("Synthea fixtures not found beside the repository (shared/fixtures/synthea); set CARELOOP_SYNTHEA_DIR")
-	return ""
-}
+func syntheaDir(tb testing.TB) string { return fhirtest.SyntheaDir(tb) }
 
 type bundleEntry struct {
 	FullURL  string          `json:"fullUrl"`
