@@ -107,4 +107,3 @@ func cut(s string) (string, string, bool) {
 	}
 	return s, "", false
 }
-
