@@ -56,6 +56,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, fhir.NewCountWorker(d))
+	river.AddWorker(workers, fhir.NewExportWorker(d))
 	a.Jobs, err = jobs.New(d, jobs.Config{
 		Workers:      workers,
 		MaxWorkers:   cfg.JobWorkers,

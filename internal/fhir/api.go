@@ -112,7 +112,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /fhir/{type}/_search", a.searchType)
 	h("POST /fhir/{type}", a.create)
 	h("PUT /fhir/{type}", a.conditionalUpdate)
-	h("GET /fhir/{type}/_history", a.history)
+	// GET /fhir/{type}/_history is served by read: a pattern of its own
+	// would collide with /fhir/$export-status/{id}.
 	h("GET /fhir/{type}/{id}", a.read)
 	h("PUT /fhir/{type}/{id}", a.update)
 	h("PATCH /fhir/{type}/{id}", a.patch)
@@ -120,6 +121,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /fhir/{type}/{id}/_history", a.history)
 	h("GET /fhir/{type}/{id}/_history/{vid}", a.vread)
 	h("GET /fhir/Patient/{id}/$everything", a.everything)
+	h("GET /fhir/$export", a.exportKickoff)
+	h("GET /fhir/Patient/$export", a.exportKickoff)
+	h("GET /fhir/Patient/{id}/$export", a.exportKickoff)
+	h("GET /fhir/$export-status/{id}", a.exportStatus)
+	h("DELETE /fhir/$export-status/{id}", a.exportDelete)
+	h("GET /fhir/$export-file/{file}", a.exportFile)
 }
 
 // wrap negotiates the format, authenticates the caller and answers errors
@@ -315,6 +322,9 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) read(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	typ, id := r.PathValue("type"), r.PathValue("id")
+	if id == "_history" {
+		return a.historyOf(w, r, p, typ, "")
+	}
 	if err := a.access.Allow(r.Context(), p, InteractionRead, typ); err != nil {
 		return err
 	}

@@ -196,7 +196,12 @@ func subset(raw []byte, keep map[string]bool) []byte {
 }
 
 func (a *API) history(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	typ, id := r.PathValue("type"), r.PathValue("id")
+	return a.historyOf(w, r, p, r.PathValue("type"), r.PathValue("id"))
+}
+
+// historyOf answers the history of one resource, a type ("" id) or the
+// whole organisation ("" type).
+func (a *API) historyOf(w http.ResponseWriter, r *http.Request, p *Principal, typ, id string) error {
 	if err := a.access.Allow(r.Context(), p, InteractionHistory, typ); err != nil {
 		return err
 	}

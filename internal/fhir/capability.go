@@ -73,7 +73,10 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 		r.SearchRevInclude = append([]string(nil), refParams[t]...)
 		sort.Strings(r.SearchRevInclude)
 		if t == "Patient" {
-			r.Operation = []any{map[string]string{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+			r.Operation = []any{
+				map[string]string{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				map[string]string{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
+			}
 		}
 		resources = append(resources, r)
 	}
@@ -96,6 +99,9 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 				"description": "Every request needs a bearer token: an API key issued with 'careloop apikey create'.",
 			},
 			"resource":    resources,
+			"operation": []map[string]string{
+				{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+			},
 			"interaction": []interaction{{"transaction"}, {"batch"}, {"history-system"}},
 			"searchParam": []param{{Name: "_id", Type: "token"}, {Name: "_lastUpdated", Type: "date"}, {Name: "_count", Type: "number"},
 				{Name: "_sort", Type: "string"}, {Name: "_include", Type: "string"}, {Name: "_revinclude", Type: "string"},

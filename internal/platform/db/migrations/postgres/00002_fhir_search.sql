@@ -106,7 +106,34 @@ CREATE TABLE fhir_imports (
     PRIMARY KEY (org_id, sha256)
 );
 
+-- Bulk exports ($export): the request, its state, and the NDJSON it made.
+CREATE TABLE fhir_exports (
+    org_id       TEXT NOT NULL REFERENCES organizations (id),
+    id           TEXT NOT NULL,
+    request      TEXT NOT NULL,
+    patient_id   TEXT NOT NULL,
+    types        TEXT NOT NULL,
+    since        TIMESTAMPTZ,
+    status       TEXT NOT NULL,
+    error        TEXT NOT NULL DEFAULT '',
+    created_at   TIMESTAMPTZ NOT NULL,
+    completed_at TIMESTAMPTZ,
+    PRIMARY KEY (org_id, id)
+);
+
+CREATE TABLE fhir_export_files (
+    org_id        TEXT NOT NULL,
+    export_id     TEXT NOT NULL,
+    seq           BIGINT NOT NULL,
+    resource_type TEXT NOT NULL,
+    count         BIGINT NOT NULL,
+    content       TEXT NOT NULL,
+    PRIMARY KEY (org_id, export_id, seq)
+);
+
 -- +goose Down
+DROP TABLE fhir_export_files;
+DROP TABLE fhir_exports;
 DROP TABLE fhir_imports;
 DROP TABLE api_keys;
 DROP INDEX fhir_resource_history_time;
