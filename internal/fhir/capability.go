@@ -98,7 +98,7 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 			"security": map[string]any{
 				"description": "Every request needs a bearer token: an API key issued with 'careloop apikey create'.",
 			},
-			"resource":    resources,
+			"resource": resources,
 			"operation": []map[string]string{
 				{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
 			},
