@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -302,7 +303,7 @@ func (a *API) batch(ctx context.Context, p *Principal, entries []entryIn, lenien
 			var oe *OutcomeError
 			issues := []Issue{{Severity: "error", Code: issueType(errs.CodeOf(err)), Message: errs.MessageOf(err), Expression: errs.FieldOf(err)}}
 			code := errs.CodeOf(err)
-			if asOutcome(err, &oe) {
+			if errors.As(err, &oe) {
 				issues, code = oe.Issues, oe.Code
 			}
 			results[i] = entryResult{status: errs.HTTPStatus(code), outcome: outcome(issues)}
@@ -313,18 +314,11 @@ func (a *API) batch(ctx context.Context, p *Principal, entries []entryIn, lenien
 	return results
 }
 
-func asOutcome(err error, target **OutcomeError) bool {
-	oe, ok := err.(*OutcomeError)
-	if ok {
-		*target = oe
-	}
-	return ok
-}
-
 // withEntry prefixes the error's locations with the bundle entry.
 func withEntry(err error, i int) error {
 	prefix := fmt.Sprintf("Bundle.entry[%d].resource", i)
-	if oe, ok := err.(*OutcomeError); ok {
+	var oe *OutcomeError
+	if errors.As(err, &oe) {
 		out := &OutcomeError{Code: oe.Code}
 		for _, is := range oe.Issues {
 			is.Message = fmt.Sprintf("entry %d: %s", i, is.Message)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -62,18 +63,10 @@ func splitObject(raw []byte) ([]member, error) {
 
 func jsonError(raw []byte, dec *json.Decoder, err error) error {
 	var se *json.SyntaxError
-	if ok := asSyntax(err, &se); ok {
+	if errors.As(err, &se) {
 		return errs.Invalidf("", "malformed JSON at byte %d: %v", se.Offset, err)
 	}
 	return errs.Invalidf("", "malformed JSON at byte %d: %v", dec.InputOffset(), err)
-}
-
-func asSyntax(err error, target **json.SyntaxError) bool {
-	se, ok := err.(*json.SyntaxError)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 // stamp returns raw with its id set and meta.versionId and meta.lastUpdated
