@@ -299,16 +299,25 @@ func (a *API) writeStored(w http.ResponseWriter, r *http.Request, status int, st
 
 // ifMatch reads an If-Match header: W/"3" or "3".
 func ifMatch(r *http.Request) (int64, error) {
-	v := r.Header.Get("If-Match")
+	return parseETag(r.Header.Get("If-Match"), "If-Match")
+}
+
+// parseETag reads a version from an ETag such as W/"3" (0 when v is
+// empty); field names the header or element it came from, for the error.
+func parseETag(v, field string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := strconv.ParseInt(etagVersion(v), 10, 64)
 	if err != nil || n < 1 {
-		return 0, errs.Invalidf("If-Match", "If-Match %q is not a version such as W/\"3\"", v)
+		return 0, errs.Invalidf(field, "%s %q is not a version such as W/\"3\"", field, v)
 	}
 	return n, nil
+}
+
+// etagVersion strips the weak marker and quotes of an ETag.
+func etagVersion(v string) string {
+	return strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
 }
 
 func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
@@ -335,7 +344,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if !a.access.Visible(r.Context(), p, st) {
 		return errs.NotFoundf("%s/%s is not known", typ, id)
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Trim(strings.TrimPrefix(inm, "W/"), `"`) == strconv.FormatInt(st.VersionID, 10) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagVersion(inm) == strconv.FormatInt(st.VersionID, 10) {
 		w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, st.VersionID))
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -435,13 +444,19 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, p *Principal) error
 	if err != nil {
 		return err
 	}
+	a.writtenUpdate(w, r, st, created)
+	return nil
+}
+
+// writtenUpdate answers a committed update: 201 when it created the
+// resource, 200 otherwise.
+func (a *API) writtenUpdate(w http.ResponseWriter, r *http.Request, st *Stored, created bool) {
 	a.store.wrote(r.Context(), 1)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	a.writeStored(w, r, status, st)
-	return nil
 }
 
 // checkVisibleTx refuses writes to an existing resource the caller may not
@@ -505,12 +520,7 @@ func (a *API) conditionalUpdate(w http.ResponseWriter, r *http.Request, p *Princ
 	if err != nil {
 		return err
 	}
-	a.store.wrote(r.Context(), 1)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	a.writeStored(w, r, status, st)
+	a.writtenUpdate(w, r, st, created)
 	return nil
 }
 

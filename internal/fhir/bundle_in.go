@@ -252,7 +252,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entri
 					if verr := a.checkVisibleTx(ctx, tx, p, typ, targets[i]); verr != nil {
 						return withEntry(verr, i)
 					}
-					match, merr := parseETag(e.Request.IfMatch)
+					match, merr := parseETag(e.Request.IfMatch, "ifMatch")
 					if merr != nil {
 						return withEntry(merr, i)
 					}
@@ -377,18 +377,6 @@ func splitRequestURL(u string) (typ, id, query string) {
 	}
 	typ, id, _ = strings.Cut(strings.Trim(u, "/"), "/")
 	return typ, id, query
-}
-
-func parseETag(v string) (int64, error) {
-	if v == "" {
-		return 0, nil
-	}
-	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
-		return 0, errs.Invalidf("ifMatch", "ifMatch %q is not a version such as W/\"3\"", v)
-	}
-	return n, nil
 }
 
 // resolveReferences rewrites the references of a resource: fullUrls of

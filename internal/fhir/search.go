@@ -83,6 +83,20 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 	// resources; range parameters (dates, quantities, numbers) then filter
 	// the candidates through their per-resource index, unless nothing else
 	// narrows the search.
+	isRange := map[string]bool{}
+	selective := false
+	for _, k := range keys {
+		name, _, _ := strings.Cut(k, ":")
+		name, _, _ = strings.Cut(name, ".")
+		if resultParams[name] {
+			continue
+		}
+		if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") && (p.Type == "date" || p.Type == "quantity" || p.Type == "number") {
+			isRange[k] = true
+		} else {
+			selective = true
+		}
+	}
 	var filters []string
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, ":")
@@ -90,10 +104,7 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		if resultParams[name] {
 			continue
 		}
-		filter := false
-		if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") {
-			filter = p.Type == "date" || p.Type == "quantity" || p.Type == "number"
-		}
+		filter := isRange[k] && selective
 		for _, v := range params[k] {
 			cond, err := s.condition(q, typ, k, v, 0, filter)
 			if err != nil {
@@ -106,25 +117,6 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 				filters = append(filters, cond)
 			} else {
 				q.conds = append(q.conds, cond)
-			}
-		}
-	}
-	if len(q.conds) == 0 {
-		// Nothing selective: let the range parameters pick the candidates.
-		filters = filters[:0]
-		for _, k := range keys {
-			name, _, _ := strings.Cut(k, ":")
-			if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") && (p.Type == "date" || p.Type == "quantity" || p.Type == "number") {
-				for _, v := range params[k] {
-					cond, err := s.condition(q, typ, k, v, 0, false)
-					if err != nil {
-						if lenient && errs.CodeOf(err) == errs.Invalid {
-							continue
-						}
-						return nil, err
-					}
-					q.conds = append(q.conds, cond)
-				}
 			}
 		}
 	}
