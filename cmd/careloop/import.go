@@ -42,16 +42,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	start := time.Now()
 	var stored, skipped, resumed int
 	const mb = 1 << 20
-	for _, f := range files {
-		res, err := importer.Import(ctx, o.ID, f, func(n int64) {
-			done += n
-			bar.update(int(done/1024), int(max(size/1024, 1)))
-		})
-		if err != nil {
-			bar.finish()
-			fmt.Fprintf(stdout, "Stored %d resources before the failure; run the same command again to continue.\n", stored)
-			return err
-		}
+	err = importer.ImportAll(ctx, o.ID, files, func(n int64) {
+		done += n
+		bar.update(int(done/1024), int(max(size/1024, 1)))
+	}, func(res *fhir.ImportResult) {
 		stored += res.Resources
 		if res.Skipped {
 			skipped++
@@ -59,6 +53,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		if res.Resumed {
 			resumed++
 		}
+	})
+	if err != nil {
+		bar.finish()
+		fmt.Fprintf(stdout, "Stored %d resources before the failure; run the same command again to continue.\n", stored)
+		return err
 	}
 	bar.finish()
 	elapsed := time.Since(start)

@@ -34,7 +34,7 @@ Commands:
   migrate   bring the database schema up to date and exit
   apikey    issue, list and revoke API keys for the FHIR API
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
-  bench     measure this machine: "careloop bench http -h"
+  bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
   version   print the version
   help      print this text
 

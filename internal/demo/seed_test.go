@@ -38,7 +38,8 @@ func seeder(t testing.TB, d *db.DB) *demo.Seeder {
 // databases can be compared for the same content.
 func digest(t testing.TB, d *db.DB) (string, int) {
 	t.Helper()
-	rows, err := d.Read.Query("SELECT resource_type, id, version_id, content FROM fhir_resource_history ORDER BY resource_type, id, version_id")
+	rows, err := d.Read.Query(`SELECT resource_type, id, version_id, content FROM fhir_resources
+		UNION ALL SELECT resource_type, id, version_id, content FROM fhir_resource_history ORDER BY 1, 2, 3`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ type statsKeeper struct {
 	before  int64 // writes up to the last analysis
 }
 
-var statsTables = "fhir_resources, fhir_resource_history, fhir_idx_token, fhir_idx_string, fhir_idx_date, fhir_idx_reference, fhir_idx_quantity, fhir_idx_number, fhir_idx_uri"
+var statsTables = "fhir_resources, fhir_resource_history, fhir_idx_token, fhir_idx_string, fhir_idx_date, fhir_idx_reference, fhir_idx_quantity, fhir_idx_number, fhir_idx_uri, fhir_idx_composite"
 
 // wrote records n committed writes and analyses the tables when due. It
 // runs in the caller, so that the caller's next search is planned well.

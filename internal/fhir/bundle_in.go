@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/careloop/careloop/internal/platform/errs"
 )
@@ -110,10 +113,19 @@ var entryOrder = map[string]int{"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "G
 // nothing is stored. References to the fullUrl of another entry
 // (urn:uuid:…) and conditional references (Type?search) are rewritten to
 // the ids they resolve to.
+//
+// What needs no database (ids for new resources, reference rewriting,
+// validation, search index entries) is worked out first, on every core and
+// outside the transaction, so that the database's one writer spends its
+// time on writing.
 func (a *API) transaction(ctx context.Context, p *Principal, entries []entryIn, lenient bool) ([]entryResult, error) {
+	plan, err := a.planTransaction(entries, lenient)
+	if err != nil {
+		return nil, err
+	}
 	var results []entryResult
-	err := a.db.InTx(ctx, func(tx *sql.Tx) (err error) {
-		results, err = a.transactionTx(ctx, tx, p, entries, lenient)
+	err = a.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		results, err = a.transactionTx(ctx, tx, p, plan)
 		return err
 	})
 	if err != nil {
@@ -122,172 +134,304 @@ func (a *API) transaction(ctx context.Context, p *Principal, entries []entryIn, 
 	return results, nil
 }
 
-// transactionTx is transaction inside tx.
-func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, entries []entryIn, lenient bool) ([]entryResult, error) {
-	results := make([]entryResult, len(entries))
-	order := make([]int, len(entries))
-	for i := range order {
-		order[i] = i
-	}
+// txPlan is a transaction's entries with what was worked out before its
+// database transaction.
+type txPlan struct {
+	entries []entryIn
+	lenient bool
+	order   []int               // entries in processing order
+	methods []string            // upper case
+	targets []string            // the id each POST or PUT writes; "" until known
+	fresh   []bool              // targets[i] was made by NewID
+	ids     map[string]string   // fullUrl -> Type/id, as far as known
+	pending map[string]bool     // fullUrls known only once conditions are searched
+	ready   []*preparedResource // nil: prepare inside the transaction
+}
+
+// preparedResource is an entry's resource made ready before the database
+// transaction.
+type preparedResource struct {
+	raw   []byte // references rewritten, id set for PUT
+	index prepared
+	err   error // reported at the entry's turn, after its access check
+}
+
+// errNeedsDatabase marks a resource whose references can only be resolved
+// inside the transaction.
+var errNeedsDatabase = errors.New("fhir: references need the database")
+
+// planTransaction checks the entries, orders them, gives new resources
+// their ids and prepares every resource it can.
+func (a *API) planTransaction(entries []entryIn, lenient bool) (*txPlan, error) {
+	n := len(entries)
+	pl := &txPlan{entries: entries, lenient: lenient, order: make([]int, n), methods: make([]string, n),
+		targets: make([]string, n), fresh: make([]bool, n), ids: map[string]string{}, pending: map[string]bool{}, ready: make([]*preparedResource, n)}
 	for i, e := range entries {
-		if _, ok := entryOrder[strings.ToUpper(e.Request.Method)]; !ok {
+		pl.order[i] = i
+		pl.methods[i] = strings.ToUpper(e.Request.Method)
+		if _, ok := entryOrder[pl.methods[i]]; !ok {
 			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.method", i), "method %q is not supported in a transaction", e.Request.Method)
 		}
 	}
-	sort.SliceStable(order, func(x, y int) bool {
-		return entryOrder[strings.ToUpper(entries[order[x]].Request.Method)] < entryOrder[strings.ToUpper(entries[order[y]].Request.Method)]
-	})
-	var changes changeSet
-	err := func() error {
-		// First give every created resource its id, so references between
-		// entries can be rewritten before anything is stored.
-		ids := map[string]string{} // fullUrl -> Type/id
-		targets := make([]string, len(entries))
-		for _, i := range order {
-			e := entries[i]
-			method := strings.ToUpper(e.Request.Method)
-			typ, id, query := splitRequestURL(e.Request.URL)
-			where := fmt.Sprintf("Bundle.entry[%d]", i)
-			if !a.isType(typ) {
-				return errs.Invalidf(where+".request.url", "%q does not name a FHIR resource type", e.Request.URL)
-			}
-			switch method {
-			case "POST":
-				if e.Request.IfNoneExist != "" {
-					matches, err := a.conditionalMatches(ctx, tx, p, typ, e.Request.IfNoneExist)
-					if err != nil {
-						return withEntry(err, i)
-					}
-					if len(matches) > 1 {
-						return errs.E(errs.PreconditionFailed, fmt.Sprintf("entry %d: ifNoneExist %q matches %d resources", i, e.Request.IfNoneExist, len(matches)))
-					}
-					if len(matches) == 1 {
-						targets[i] = "existing:" + matches[0].ID
-						results[i] = entryResult{status: http.StatusOK, stored: matches[0]}
-						if e.FullURL != "" {
-							ids[e.FullURL] = typ + "/" + matches[0].ID
-						}
-						continue
-					}
-				}
-				newID := NewID()
-				targets[i] = newID
-				if e.FullURL != "" {
-					ids[e.FullURL] = typ + "/" + newID
-				}
-			case "PUT":
-				if id == "" && query != "" {
-					matches, err := a.conditionalMatches(ctx, tx, p, typ, query)
-					if err != nil {
-						return withEntry(err, i)
-					}
-					switch len(matches) {
-					case 0:
-						id = NewID()
-					case 1:
-						id = matches[0].ID
-					default:
-						return errs.E(errs.PreconditionFailed, fmt.Sprintf("entry %d: the conditional update matches %d resources", i, len(matches)))
-					}
-				}
-				if id == "" {
-					return errs.Invalidf(where+".request.url", "PUT needs Type/id or Type?search, not %q", e.Request.URL)
-				}
-				targets[i] = id
-				if e.FullURL != "" {
-					ids[e.FullURL] = typ + "/" + id
-				}
-			}
+	sort.SliceStable(pl.order, func(x, y int) bool { return entryOrder[pl.methods[pl.order[x]]] < entryOrder[pl.methods[pl.order[y]]] })
+	for i, e := range entries {
+		typ, id, query := splitRequestURL(e.Request.URL)
+		if !a.isType(typ) {
+			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.url", i), "%q does not name a FHIR resource type", e.Request.URL)
 		}
-		for _, i := range order {
-			e := entries[i]
-			method := strings.ToUpper(e.Request.Method)
-			typ, id, query := splitRequestURL(e.Request.URL)
-			if err := a.access.Allow(ctx, p, interactionOf(method, id), typ); err != nil {
-				return withEntry(err, i)
+		switch {
+		case pl.methods[i] == "POST" && e.Request.IfNoneExist == "":
+			pl.targets[i], pl.fresh[i] = NewID(), true
+		case pl.methods[i] == "PUT" && id != "":
+			pl.targets[i] = id
+		case pl.methods[i] == "PUT" && query == "":
+			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.url", i), "PUT needs Type/id or Type?search, not %q", e.Request.URL)
+		}
+		if e.FullURL == "" || (pl.methods[i] != "POST" && pl.methods[i] != "PUT") {
+			continue
+		}
+		if pl.targets[i] != "" {
+			pl.ids[e.FullURL] = typ + "/" + pl.targets[i]
+		} else {
+			pl.pending[e.FullURL] = true
+		}
+	}
+	var todo []int
+	for i := range entries {
+		if pl.targets[i] != "" {
+			todo = append(todo, i)
+		}
+	}
+	parallel(len(todo), func(k int) {
+		i := todo[k]
+		typ, _, _ := splitRequestURL(entries[i].Request.URL)
+		pr := a.prepareResource(context.Background(), nil, nil, pl, i, typ)
+		if !errors.Is(pr.err, errNeedsDatabase) {
+			pl.ready[i] = pr
+		}
+	})
+	return pl, nil
+}
+
+// prepareResource rewrites, validates and indexes the resource of entry i.
+// Without tx, references that need a search answer errNeedsDatabase.
+func (a *API) prepareResource(ctx context.Context, tx *sql.Tx, p *Principal, pl *txPlan, i int, typ string) *preparedResource {
+	raw, doc, err := a.resolveReferences(ctx, tx, p, pl, i)
+	if err != nil {
+		return &preparedResource{err: err}
+	}
+	if pl.methods[i] == "PUT" {
+		raw = withID(raw, pl.targets[i])
+	}
+	if err := a.checkResource(typ, "", raw, pl.lenient); err != nil {
+		return &preparedResource{err: withEntry(err, i)}
+	}
+	pr := &preparedResource{raw: raw}
+	sp, err := prepareStamp(raw, pl.targets[i])
+	if err != nil {
+		return &preparedResource{err: withEntry(err, i)}
+	}
+	pr.index.stamp, pr.index.stampID = sp, pl.targets[i]
+	if ix := a.store.indexer; ix != nil {
+		// The index does not read id or meta.versionId and lastUpdated, the
+		// parts stamped at write time, so it can be computed now, from the
+		// resource as decoded for its references.
+		var entries []IndexEntry
+		if di, ok := ix.(docIndexer); ok {
+			entries, err = di.IndexDoc(typ, doc)
+		} else {
+			entries, err = ix.Index(typ, raw)
+		}
+		if err != nil {
+			return &preparedResource{err: withEntry(err, i)}
+		}
+		pr.index.entries, pr.index.done = entries, true
+	}
+	return pr
+}
+
+// docIndexer is an Indexer that also indexes decoded resources, saving a
+// decoding; *SpecIndexer is one.
+type docIndexer interface {
+	IndexDoc(typ string, doc map[string]any) ([]IndexEntry, error)
+}
+
+// parallel calls fn(0) … fn(n-1) on as many goroutines as there are CPUs.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
 			}
-			if strings.HasPrefix(targets[i], "existing:") {
+		})
+	}
+	wg.Wait()
+}
+
+// transactionTx carries out a planned transaction inside tx.
+func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *txPlan) ([]entryResult, error) {
+	entries := pl.entries
+	results := make([]entryResult, len(entries))
+	existing := make([]bool, len(entries))
+	w := a.store.writer(p.OrgID)
+	// First the conditional creates and updates: the searches that decide
+	// their ids, before anything is written.
+	for _, i := range pl.order {
+		e := entries[i]
+		typ, _, query := splitRequestURL(e.Request.URL)
+		switch {
+		case pl.methods[i] == "POST" && e.Request.IfNoneExist != "":
+			matches, err := a.conditionalMatches(ctx, tx, p, typ, e.Request.IfNoneExist)
+			if err != nil {
+				return nil, withEntry(err, i)
+			}
+			if len(matches) > 1 {
+				return nil, errs.E(errs.PreconditionFailed, fmt.Sprintf("entry %d: ifNoneExist %q matches %d resources", i, e.Request.IfNoneExist, len(matches)))
+			}
+			if len(matches) == 1 {
+				existing[i] = true
+				pl.targets[i] = matches[0].ID
+				results[i] = entryResult{status: http.StatusOK, stored: matches[0]}
+			} else {
+				pl.targets[i], pl.fresh[i] = NewID(), true
+			}
+		case pl.methods[i] == "PUT" && pl.targets[i] == "":
+			matches, err := a.conditionalMatches(ctx, tx, p, typ, query)
+			if err != nil {
+				return nil, withEntry(err, i)
+			}
+			switch len(matches) {
+			case 0:
+				pl.targets[i], pl.fresh[i] = NewID(), true
+			case 1:
+				pl.targets[i] = matches[0].ID
+			default:
+				return nil, errs.E(errs.PreconditionFailed, fmt.Sprintf("entry %d: the conditional update matches %d resources", i, len(matches)))
+			}
+		default:
+			continue
+		}
+		if e.FullURL != "" {
+			pl.ids[e.FullURL] = typ + "/" + pl.targets[i]
+		}
+	}
+	// A transaction may change each resource once.
+	touched := map[string]int{}
+	for _, i := range pl.order {
+		typ, id, _ := splitRequestURL(entries[i].Request.URL)
+		if pl.methods[i] == "POST" || pl.methods[i] == "PUT" {
+			id = pl.targets[i]
+		}
+		if id == "" || existing[i] || pl.methods[i] == "GET" || pl.methods[i] == "HEAD" {
+			continue
+		}
+		key := typ + "/" + id
+		if j, ok := touched[key]; ok {
+			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request", i), "entries %d and %d both change %s; a transaction may change a resource once", j, i, key)
+		}
+		touched[key] = i
+	}
+	for _, i := range pl.order {
+		e := entries[i]
+		method := pl.methods[i]
+		typ, id, query := splitRequestURL(e.Request.URL)
+		if err := a.access.Allow(ctx, p, interactionOf(method, id), typ); err != nil {
+			return nil, withEntry(err, i)
+		}
+		if existing[i] {
+			continue
+		}
+		switch method {
+		case "DELETE":
+			if id == "" {
+				if err := w.flush(ctx, tx); err != nil {
+					return nil, err
+				}
+				matches, err := a.conditionalMatches(ctx, tx, p, typ, query)
+				if err != nil {
+					return nil, withEntry(err, i)
+				}
+				for _, m := range matches {
+					if _, err := w.delete(ctx, tx, typ, m.ID, i); err != nil {
+						return nil, withEntry(err, i)
+					}
+				}
+				results[i] = entryResult{status: http.StatusNoContent}
 				continue
 			}
-			var err error
-			switch method {
-			case "DELETE":
-				if id == "" {
-					matches, merr := a.conditionalMatches(ctx, tx, p, typ, query)
-					if merr != nil {
-						return withEntry(merr, i)
-					}
-					for _, m := range matches {
-						if _, err := a.store.deleteTx(ctx, tx, p.OrgID, typ, m.ID, &changes); err != nil {
-							return withEntry(err, i)
-						}
-					}
-					results[i] = entryResult{status: http.StatusNoContent}
-					continue
+			if err := a.checkVisibleTx(ctx, tx, p, typ, id); err != nil {
+				return nil, withEntry(err, i)
+			}
+			st, err := w.delete(ctx, tx, typ, id, i)
+			if err != nil {
+				return nil, withEntry(err, i)
+			}
+			results[i] = entryResult{status: http.StatusNoContent, stored: st}
+		case "POST", "PUT":
+			pr := pl.ready[i]
+			if pr == nil {
+				if err := w.flush(ctx, tx); err != nil {
+					return nil, err
 				}
-				if err := a.checkVisibleTx(ctx, tx, p, typ, id); err != nil {
-					return withEntry(err, i)
+				pr = a.prepareResource(ctx, tx, p, pl, i, typ)
+			}
+			if pr.err != nil {
+				return nil, pr.err
+			}
+			if method == "POST" {
+				st, err := w.create(ctx, tx, typ, pl.targets[i], pl.fresh[i], pr.raw, &pr.index, i)
+				if err != nil {
+					return nil, withEntry(err, i)
 				}
-				st, derr := a.store.deleteTx(ctx, tx, p.OrgID, typ, id, &changes)
-				if derr != nil {
-					return withEntry(derr, i)
-				}
-				results[i] = entryResult{status: http.StatusNoContent, stored: st}
-			case "POST", "PUT":
-				raw, rerr := a.resolveReferences(ctx, tx, p, e.Resource, ids, i)
-				if rerr != nil {
-					return rerr
-				}
-				if method == "PUT" {
-					raw = withID(raw, targets[i])
-				}
-				if err := a.checkResource(typ, "", raw, lenient); err != nil {
-					return withEntry(err, i)
-				}
-				if method == "POST" {
-					st, cerr := a.store.createTx(ctx, tx, p.OrgID, typ, targets[i], raw, &changes)
-					err = cerr
-					results[i] = entryResult{status: http.StatusCreated, stored: st, location: true}
-				} else {
-					if verr := a.checkVisibleTx(ctx, tx, p, typ, targets[i]); verr != nil {
-						return withEntry(verr, i)
-					}
-					match, merr := parseETag(e.Request.IfMatch, "ifMatch")
-					if merr != nil {
-						return withEntry(merr, i)
-					}
-					st, created, uerr := a.store.updateTx(ctx, tx, p.OrgID, typ, targets[i], raw, match, &changes)
-					err = uerr
-					status := http.StatusOK
-					if created {
-						status = http.StatusCreated
-					}
-					results[i] = entryResult{status: status, stored: st, location: true}
-				}
-			case "GET", "HEAD":
-				if id == "" {
-					return errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.url", i), "searches inside a transaction are not supported; use a batch")
-				}
-				st, rerr := a.store.ReadTx(ctx, tx, p.OrgID, typ, id)
-				if rerr == nil && !a.access.Visible(ctx, p, st) {
-					rerr = errs.NotFoundf("%s/%s is not known", typ, id)
-				}
-				err = rerr
-				results[i] = entryResult{status: http.StatusOK, stored: st}
-			case "PATCH":
-				return errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.method", i), "PATCH inside a Bundle is not supported; use PATCH on the resource")
+				results[i] = entryResult{status: http.StatusCreated, stored: st, location: true}
+				continue
+			}
+			if err := a.checkVisibleTx(ctx, tx, p, typ, pl.targets[i]); err != nil {
+				return nil, withEntry(err, i)
+			}
+			match, err := parseETag(e.Request.IfMatch, "ifMatch")
+			if err != nil {
+				return nil, withEntry(err, i)
+			}
+			st, created, err := w.update(ctx, tx, typ, pl.targets[i], pr.raw, match, &pr.index, i)
+			if err != nil {
+				return nil, withEntry(err, i)
+			}
+			status := http.StatusOK
+			if created {
+				status = http.StatusCreated
+			}
+			results[i] = entryResult{status: status, stored: st, location: true}
+		case "GET", "HEAD":
+			if id == "" {
+				return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.url", i), "searches inside a transaction are not supported; use a batch")
+			}
+			if err := w.flush(ctx, tx); err != nil {
+				return nil, err
+			}
+			st, err := a.store.ReadTx(ctx, tx, p.OrgID, typ, id)
+			if err == nil && !a.access.Visible(ctx, p, st) {
+				err = errs.NotFoundf("%s/%s is not known", typ, id)
 			}
 			if err != nil {
-				return withEntry(err, i)
+				return nil, withEntry(err, i)
 			}
+			results[i] = entryResult{status: http.StatusOK, stored: st}
+		case "PATCH":
+			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.method", i), "PATCH inside a Bundle is not supported; use PATCH on the resource")
 		}
-		return nil
-	}()
-	if err != nil {
-		return nil, err
 	}
 	// One announcement for the whole transaction.
-	if err := a.store.announce(ctx, tx, p.OrgID, &changes); err != nil {
+	if err := w.finish(ctx, tx); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -379,21 +523,28 @@ func splitRequestURL(u string) (typ, id, query string) {
 	return typ, id, query
 }
 
-// resolveReferences rewrites the references of a resource: fullUrls of
-// other entries to their ids, conditional references to the one resource
-// they match. It leaves raw untouched when nothing needs rewriting.
-func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, raw json.RawMessage, ids map[string]string, entry int) ([]byte, error) {
+// resolveReferences rewrites the references of entry's resource: fullUrls
+// of other entries to their ids, conditional references to the one resource
+// they match. It leaves the resource untouched when nothing needs
+// rewriting. Without tx, a conditional reference or a fullUrl whose id
+// depends on a search answers errNeedsDatabase. It also returns the
+// resource decoded, as rewritten.
+func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, pl *txPlan, entry int) ([]byte, map[string]any, error) {
+	raw, ids := pl.entries[entry].Resource, pl.ids
 	if len(raw) == 0 {
-		return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d has no resource", entry)
+		return nil, nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d has no resource", entry)
 	}
-	if !bytes.Contains(raw, []byte(`"reference"`)) {
-		return raw, nil
-	}
-	var doc any
+	var doc map[string]any
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	if err := d.Decode(&doc); err != nil {
-		return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d: malformed JSON: %v", entry, err)
+	if err := d.Decode(&doc); err != nil || doc == nil {
+		if err == nil {
+			err = errors.New("not a JSON object")
+		}
+		return nil, nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d: malformed JSON: %v", entry, err)
+	}
+	if !bytes.Contains(raw, []byte(`"reference"`)) {
+		return raw, doc, nil
 	}
 	changed := false
 	var walkErr error
@@ -406,6 +557,9 @@ func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, r
 					if to, ok := ids[s]; ok {
 						x[k] = to
 						changed = true
+					} else if tx == nil && (pl.pending[s] || strings.Contains(s, "?")) {
+						walkErr = errNeedsDatabase
+						return
 					} else if t, q, ok := strings.Cut(s, "?"); ok && a.isType(t) && walkErr == nil {
 						matches, err := a.conditionalMatches(ctx, tx, p, t, q)
 						if err != nil {
@@ -434,10 +588,11 @@ func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, r
 	}
 	walk(doc)
 	if walkErr != nil {
-		return nil, walkErr
+		return nil, nil, walkErr
 	}
 	if !changed {
-		return raw, nil
+		return raw, doc, nil
 	}
-	return marshal(doc)
+	out, err := marshal(doc)
+	return out, doc, err
 }

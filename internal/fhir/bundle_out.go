@@ -102,7 +102,10 @@ func (a *API) searchType(w http.ResponseWriter, r *http.Request, p *Principal) e
 	if err != nil {
 		return err
 	}
-	res, err := a.search.Search(r.Context(), p.OrgID, typ, params, lenient(r))
+	// Includes, iterated ones too, only start from and reach what the
+	// caller may see.
+	ctx := WithVisibility(r.Context(), func(st *Stored) bool { return a.access.Visible(r.Context(), p, st) })
+	res, err := a.search.Search(ctx, p.OrgID, typ, params, lenient(r))
 	if err != nil {
 		return err
 	}

@@ -8,13 +8,16 @@ import (
 	"github.com/careloop/careloop/internal/fhir/spec"
 )
 
-// searchable are the parameter types the search engine evaluates.
-var searchable = map[string]bool{"token": true, "string": true, "date": true, "reference": true, "quantity": true, "number": true, "uri": true}
+// searchable are the parameter types the search engine evaluates;
+// composites only when their components can be (unsupported leaves the
+// others out).
+var searchable = map[string]bool{"token": true, "string": true, "date": true, "reference": true, "quantity": true, "number": true, "uri": true, "composite": true}
 
 // Capabilities returns the CapabilityStatement of the API: every R4
 // resource type with the interactions it supports, and for each type the
-// search parameters the index can evaluate. unsupported lists, per type,
-// parameters to leave out.
+// search parameters the index can evaluate, composites included. unsupported
+// lists, per type, parameters to leave out. _include and _revinclude take
+// every reference parameter, Type:* and *, also with :iterate.
 func Capabilities(baseURL, version string, unsupported func(typ string) []string) []byte {
 	type param struct {
 		Name       string `json:"name"`
@@ -69,8 +72,14 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 			}
 		}
 		sort.Slice(r.SearchParam, func(i, j int) bool { return r.SearchParam[i].Name < r.SearchParam[j].Name })
+		if len(r.SearchInclude) > 0 {
+			r.SearchInclude = append(r.SearchInclude, t+":*", "*")
+		}
 		sort.Strings(r.SearchInclude)
 		r.SearchRevInclude = append([]string(nil), refParams[t]...)
+		if len(r.SearchRevInclude) > 0 {
+			r.SearchRevInclude = append(r.SearchRevInclude, "*")
+		}
 		sort.Strings(r.SearchRevInclude)
 		if t == "Patient" {
 			r.Operation = []any{

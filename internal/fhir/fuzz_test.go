@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/url"
 	"testing"
@@ -29,7 +30,7 @@ func fuzzAPI(f *testing.F) (*API, *db.DB) {
 
 func countResources(t *testing.T, d *db.DB) int {
 	var n int
-	if err := d.Read.QueryRow("SELECT count(*) FROM fhir_resource_history").Scan(&n); err != nil {
+	if err := d.Read.QueryRow("SELECT (SELECT count(*) FROM fhir_resources) + (SELECT count(*) FROM fhir_resource_history)").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -79,11 +80,28 @@ func FuzzSearchParams(f *testing.F) {
 	for _, s := range []string{"Observation code=http://loinc.org|1234-5&date=ge2024-01&_sort=-date",
 		"Observation subject:Patient.name=peter&value-quantity=gt5.4|http://unitsofmeasure.org|mg",
 		"Patient _has:Observation:patient:code=1234&birthdate=le2000&_include=Patient:general-practitioner",
-		"Patient name:missing=true&_count=0&_summary=count", "Encounter date=2024-02-30", "Patient _cursor=!!&_elements=name"} {
+		"Patient name:missing=true&_count=0&_summary=count", "Encounter date=2024-02-30", "Patient _cursor=!!&_elements=name",
+		`Observation component-code-value-quantity=http://loinc.org|8480-6$gt130&combo-code-value-concept=a\$b$c,|d$e|f`,
+		"Observation code-value-date=x$ge2024,y$2024-13&code-value-string:missing=true&code-value-quantity=$",
+		"Observation _id=a&_include:iterate=Observation:has-member&_revinclude:iterate=*&_include=Observation:*:Patient",
+		"MedicationRequest _include=*&_include:iterate=Medication:manufacturer", "DocumentReference relationship=x$y"} {
 		typ, q, _ := cut(s)
 		f.Add(typ, q)
 	}
-	api, _ := fuzzAPI(f)
+	api, d := fuzzAPI(f)
+	// Something to match and to include.
+	err := d.InTx(context.Background(), func(tx *sql.Tx) error {
+		_, err := api.store.PutTx(context.Background(), tx, "org", []Resource{
+			{Type: "Medication", ID: "m", JSON: []byte(`{"resourceType":"Medication","id":"m"}`)},
+			{Type: "MedicationRequest", ID: "mr", JSON: []byte(`{"resourceType":"MedicationRequest","id":"mr","medicationReference":{"reference":"Medication/m"}}`)},
+			{Type: "Observation", ID: "a", JSON: []byte(`{"resourceType":"Observation","id":"a","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+				"hasMember":[{"reference":"Observation/a"}],"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":142}}]}`)},
+		})
+		return err
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, typ, rawQuery string) {
 		if !spec.IsResourceType(typ) {
 			return

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -80,108 +79,251 @@ func ImportFiles(paths []string) ([]string, int64, error) {
 	return files, size, nil
 }
 
-// Import stores the resources of one file for the organisation: a Bundle
-// (transaction and batch as such; collection, searchset and others entry by
-// entry, each resource with an id updated, one without created), a single
-// resource, or NDJSON with one resource per line. Each transaction also
-// records progress, so an interrupted import run again continues where it
-// stopped and a file imported completely is skipped. progress, if not nil,
-// is told the bytes handled.
+// Import stores the resources of one file for the organisation; see
+// ImportAll.
 func (a *API) Import(ctx context.Context, orgID, path string, progress func(bytes int64)) (*ImportResult, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	sum := sha256.Sum256(raw)
-	key := hex.EncodeToString(sum[:])
-	p := &Principal{OrgID: orgID, Subject: "operator", Kind: "operator"}
-	res := &ImportResult{Path: path}
+	var res *ImportResult
+	err := a.ImportAll(ctx, orgID, []string{path}, progress, func(r *ImportResult) { res = r })
+	return res, err
+}
 
-	var done int64
-	var completed sql.NullTime
-	err = a.db.Read.QueryRowContext(ctx, "SELECT done, completed_at FROM fhir_imports WHERE org_id = $1 AND sha256 = $2", orgID, key).Scan(&done, &completed)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		done = -1
-	case err != nil:
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	case completed.Valid:
-		res.Skipped = true
+// importGroup is about how many resources of consecutive Bundle files are
+// stored in one database transaction. Each commit writes every page it
+// dirtied, and the pages of the search indexes are dirtied again by every
+// transaction: fewer, larger transactions write each page fewer times.
+const importGroup = 2000
+
+// importAhead is how many files are read and prepared ahead of the one
+// being stored.
+const importAhead = 2
+
+// importFile is one file read and, for a Bundle or single resource,
+// planned: its resources rewritten, validated and indexed.
+type importFile struct {
+	path   string
+	raw    []byte
+	key    string // SHA-256 of raw, hex
+	done   int64  // lines (NDJSON) already stored by an earlier run; -1 for none
+	res    *ImportResult
+	ndjson bool
+	plan   *txPlan
+	err    error
+}
+
+// ImportAll stores the resources of files, in order, for the organisation.
+// A file is a Bundle (transaction and batch as such; collection, searchset
+// and others entry by entry, each resource with an id updated, one without
+// created), a single resource, or NDJSON with one resource per line. Every
+// transaction also records which files (or NDJSON lines) it stored, so an
+// interrupted import run again continues where it stopped and a file
+// imported completely is skipped. The import stops at the first file that
+// fails, after storing the files before it. progress, if not nil, is told
+// the bytes handled; each, if not nil, is told each file's result.
+//
+// Files are read, checked, validated and indexed ahead, on other cores,
+// while earlier ones are written; consecutive Bundle files share a database
+// transaction up to about importGroup resources.
+func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progress func(bytes int64), each func(*ImportResult)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan *importFile, importAhead)
+	go func() {
+		defer close(ready)
+		for _, path := range paths {
+			f := a.readImport(ctx, orgID, path)
+			select {
+			case ready <- f:
+			case <-ctx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	report := func(f *importFile) {
 		if progress != nil {
-			progress(int64(len(raw)))
+			progress(int64(len(f.raw)))
 		}
-		return res, nil
-	default:
-		res.Resumed = true
-	}
-	record := func(tx *sql.Tx, n int64, complete bool) error {
-		var at any
-		if complete {
-			at = a.store.now()
+		if each != nil {
+			each(f.res)
 		}
-		q := `INSERT INTO fhir_imports (org_id, sha256, path, done, completed_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (org_id, sha256) DO UPDATE SET done = excluded.done, completed_at = excluded.completed_at, path = excluded.path`
-		_, err := tx.ExecContext(ctx, q, orgID, key, path, n, at)
-		return err
 	}
-
-	trimmed := bytes.TrimSpace(raw)
-	if strings.HasSuffix(path, ".ndjson") || (len(trimmed) > 0 && bytes.Count(trimmed, []byte("\n")) > 0 && !looksLikeOneObject(trimmed)) {
-		return res, a.importNDJSON(ctx, p, raw, max(done, 0), record, res, progress)
-	}
-	entries, err := entriesOf(trimmed)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	err = a.db.InTx(ctx, func(tx *sql.Tx) error {
-		results, err := a.transactionTx(ctx, tx, p, entries, false)
+	p := &Principal{OrgID: orgID, Subject: "operator", Kind: "operator"}
+	var group []*importFile
+	resources := 0
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		err := a.storeImports(ctx, orgID, p, group)
+		if err != nil && len(group) > 1 {
+			// Store them one by one, to keep the good files and name the bad one.
+			for _, f := range group {
+				if err = a.storeImports(ctx, orgID, p, []*importFile{f}); err != nil {
+					return err
+				}
+				report(f)
+			}
+			group, resources = group[:0], 0
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		res.Resources = len(results)
-		return record(tx, int64(len(results)), true)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
+		for _, f := range group {
+			report(f)
+		}
+		group, resources = group[:0], 0
+		return nil
 	}
-	a.store.wrote(ctx, res.Resources)
-	if progress != nil {
-		progress(int64(len(raw)))
+	for f := range ready {
+		switch {
+		case f.err != nil:
+			if err := flush(); err != nil {
+				return err
+			}
+			return f.err
+		case f.res.Skipped:
+			if err := flush(); err != nil {
+				return err
+			}
+			report(f)
+		case f.ndjson:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := a.importNDJSON(ctx, p, f, progress); err != nil {
+				return err
+			}
+			if each != nil {
+				each(f.res)
+			}
+		default:
+			group = append(group, f)
+			resources += len(f.plan.entries)
+			if resources >= importGroup {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return res, nil
+	if err := flush(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
-// looksLikeOneObject reports whether b is a single JSON value (a Bundle or
-// a resource, however it is indented).
-func looksLikeOneObject(b []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	var v json.RawMessage
-	if dec.Decode(&v) != nil {
-		return false
+// readImport reads a file, looks up what earlier runs stored of it and
+// plans a Bundle's or resource's transaction.
+func (a *API) readImport(ctx context.Context, orgID, path string) *importFile {
+	f := &importFile{path: path, res: &ImportResult{Path: path}}
+	var err error
+	if f.raw, err = os.ReadFile(path); err != nil {
+		f.err = fmt.Errorf("import %s: %w", path, err)
+		return f
 	}
-	_, err := dec.Token()
-	return errors.Is(err, io.EOF)
+	sum := sha256.Sum256(f.raw)
+	f.key = hex.EncodeToString(sum[:])
+	var completed sql.NullTime
+	err = a.db.Read.QueryRowContext(ctx, "SELECT done, completed_at FROM fhir_imports WHERE org_id = $1 AND sha256 = $2", orgID, f.key).Scan(&f.done, &completed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		f.done = -1
+	case err != nil:
+		f.err = fmt.Errorf("import %s: %w", path, err)
+		return f
+	case completed.Valid:
+		f.res.Skipped = true
+		return f
+	default:
+		f.res.Resumed = true
+	}
+	trimmed := bytes.TrimSpace(f.raw)
+	if strings.HasSuffix(path, ".ndjson") || isNDJSON(trimmed) {
+		f.ndjson = true
+		return f
+	}
+	entries, err := entriesOf(trimmed)
+	if err == nil {
+		f.plan, err = a.planTransaction(entries, false)
+	}
+	if err != nil {
+		f.err = fmt.Errorf("import %s: %w", path, err)
+	}
+	return f
+}
+
+// storeImports stores planned files in one transaction, recording each as
+// complete.
+func (a *API) storeImports(ctx context.Context, orgID string, p *Principal, files []*importFile) error {
+	var current *importFile
+	n := 0
+	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, f := range files {
+			current = f
+			results, err := a.transactionTx(ctx, tx, p, f.plan)
+			if err != nil {
+				return err
+			}
+			f.res.Resources = len(results)
+			n += len(results)
+			if err := a.recordImport(ctx, tx, orgID, f, int64(len(results)), true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", current.path, err)
+	}
+	a.store.wrote(ctx, n)
+	return nil
+}
+
+// recordImport records in tx how much of f is stored: done lines or
+// entries, and whether it is complete.
+func (a *API) recordImport(ctx context.Context, tx *sql.Tx, orgID string, f *importFile, done int64, complete bool) error {
+	var at any
+	if complete {
+		at = a.store.now()
+	}
+	q := `INSERT INTO fhir_imports (org_id, sha256, path, done, completed_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (org_id, sha256) DO UPDATE SET done = excluded.done, completed_at = excluded.completed_at, path = excluded.path`
+	if _, err := tx.ExecContext(ctx, q, orgID, f.key, f.path, done, at); err != nil {
+		return fmt.Errorf("record progress: %w", err)
+	}
+	return nil
+}
+
+// isNDJSON reports whether b, trimmed, holds more than one line and its
+// first line is a JSON value of its own; a single JSON document, however
+// it is indented, is not NDJSON. Only the first line is parsed.
+func isNDJSON(b []byte) bool {
+	first, rest, ok := bytes.Cut(b, []byte("\n"))
+	return ok && len(bytes.TrimSpace(rest)) > 0 && json.Valid(first)
 }
 
 // entriesOf turns a JSON document into transaction entries.
 func entriesOf(raw []byte) ([]entryIn, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	var b bundleIn
+	if err := json.Unmarshal(raw, &b); err != nil {
+		if _, _, herr := head(raw); herr == nil {
+			// A resource whose entry member is not a Bundle's.
+			if e, err := entryFor(raw); err == nil {
+				return []entryIn{e}, nil
+			}
+		}
 		return nil, errs.Invalidf("", "not JSON: %v", err)
 	}
-	if head.ResourceType != "Bundle" {
+	if b.ResourceType != "Bundle" {
 		e, err := entryFor(raw)
 		if err != nil {
 			return nil, err
 		}
 		return []entryIn{e}, nil
-	}
-	var b bundleIn
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, errs.Invalidf("", "not a Bundle: %v", err)
 	}
 	if b.Type == "transaction" || b.Type == "batch" {
 		for i, e := range b.Entry {
@@ -226,7 +368,13 @@ func entryFor(raw []byte) (entryIn, error) {
 	return e, nil
 }
 
-func (a *API) importNDJSON(ctx context.Context, p *Principal, raw []byte, skip int64, record func(*sql.Tx, int64, bool) error, res *ImportResult, progress func(int64)) error {
+// importNDJSON stores an NDJSON file in transactions of ndjsonChunk lines,
+// each recording the lines stored, from where an earlier run stopped.
+func (a *API) importNDJSON(ctx context.Context, p *Principal, f *importFile, progress func(int64)) error {
+	raw, skip, res := f.raw, max(f.done, 0), f.res
+	record := func(tx *sql.Tx, n int64, complete bool) error {
+		return a.recordImport(ctx, tx, p.OrgID, f, n, complete)
+	}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var line int64
@@ -236,9 +384,16 @@ func (a *API) importNDJSON(ctx context.Context, p *Principal, raw []byte, skip i
 		if len(chunk) == 0 && !last {
 			return nil
 		}
+		var plan *txPlan
+		if len(chunk) > 0 {
+			var err error
+			if plan, err = a.planTransaction(chunk, false); err != nil {
+				return fmt.Errorf("import %s: lines up to %d: %w", res.Path, line, err)
+			}
+		}
 		err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-			if len(chunk) > 0 {
-				if _, err := a.transactionTx(ctx, tx, p, chunk, false); err != nil {
+			if plan != nil {
+				if _, err := a.transactionTx(ctx, tx, p, plan); err != nil {
 					return err
 				}
 			}

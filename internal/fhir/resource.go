@@ -6,17 +6,28 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
 	"time"
 
 	"github.com/careloop/careloop/internal/platform/errs"
 )
 
-// NewID returns a new random resource id: a UUID in canonical form.
+// NewID returns a new resource id: a version 7 UUID (RFC 9562) in
+// canonical form, 48 bits of Unix milliseconds followed by 74 random bits.
+// Ids made close in time sort close together, so the B-trees keyed by id
+// (resources, history, the search index) grow at their ends instead of
+// dirtying a random page per insert: on a database larger than its cache
+// that is the difference between appending and reading and rewriting a page
+// for every row.
 func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	ms := uint64(time.Now().UnixMilli())
+	for i := 0; i < 6; i++ {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
@@ -55,7 +66,7 @@ func splitObject(raw []byte) ([]member, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, jsonError(raw, dec, err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errs.Invalidf("", "unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
 	return out, nil
@@ -73,12 +84,31 @@ func jsonError(raw []byte, dec *json.Decoder, err error) error {
 // set, every other member kept as received and in its order. A missing id or
 // meta is added after resourceType.
 func stamp(raw []byte, id string, version int64, lastUpdated time.Time) ([]byte, error) {
+	st, err := prepareStamp(raw, id)
+	if err != nil {
+		return nil, err
+	}
+	return st.stamp(version, lastUpdated), nil
+}
+
+// stampable is a resource with its id set, split where meta.versionId and
+// meta.lastUpdated go, so that stamping it is two appends: the parsing is
+// done once, before the version and time are known.
+type stampable struct {
+	head []byte // up to and including `"meta":{`
+	tail []byte // the other members of meta, if any, and the rest
+}
+
+// prepareStamp parses raw and sets its id. meta.versionId and
+// meta.lastUpdated come first in meta, the other members of meta follow
+// in key order.
+func prepareStamp(raw []byte, id string) (*stampable, error) {
 	members, err := splitObject(raw)
 	if err != nil {
 		return nil, err
 	}
 	idJSON, _ := json.Marshal(id)
-	meta := map[string]json.RawMessage{}
+	var meta map[string]json.RawMessage
 	metaAt, idAt, typeAt := -1, -1, -1
 	for i, m := range members {
 		switch m.key {
@@ -87,55 +117,84 @@ func stamp(raw []byte, id string, version int64, lastUpdated time.Time) ([]byte,
 			if err := json.Unmarshal(m.value, &meta); err != nil || meta == nil {
 				return nil, errs.Invalidf("meta", "meta must be a JSON object")
 			}
+			delete(meta, "versionId")
+			delete(meta, "lastUpdated")
 		case "id":
 			idAt = i
 		case "resourceType":
 			typeAt = i
 		}
 	}
-	meta["versionId"] = json.RawMessage(strconv.Quote(strconv.FormatInt(version, 10)))
-	meta["lastUpdated"] = json.RawMessage(`"` + lastUpdated.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`)
-	metaJSON, err := json.Marshal(meta)
-	if err != nil {
-		return nil, errs.Invalidf("meta", "meta: %v", err)
+	if typeAt < 0 {
+		return nil, errs.Invalidf("resourceType", "the resource has no resourceType")
+	}
+	var metaRest []byte // `,"k":v…}`
+	if len(meta) > 0 {
+		rest, err := json.Marshal(meta)
+		if err != nil {
+			return nil, errs.Invalidf("meta", "meta: %v", err)
+		}
+		metaRest = append([]byte{','}, rest[1:]...)
+	} else {
+		metaRest = []byte{'}'}
 	}
 	if idAt >= 0 {
 		members[idAt].value = idJSON
 	}
-	if metaAt >= 0 {
-		members[metaAt].value = metaJSON
-	}
 	var b bytes.Buffer
 	b.Grow(len(raw) + 96)
 	b.WriteByte('{')
+	var st stampable
 	first := true
-	write := func(key string, v []byte) {
+	key := func(k string) {
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
-		k, _ := json.Marshal(key)
-		b.Write(k)
+		q, _ := json.Marshal(k)
+		b.Write(q)
 		b.WriteByte(':')
-		b.Write(v)
+	}
+	writeMeta := func() {
+		key("meta")
+		b.WriteByte('{')
+		st.head = bytes.Clone(b.Bytes())
+		b.Reset()
+		b.Write(metaRest)
 	}
 	for i, m := range members {
-		write(m.key, m.value)
+		if i == metaAt {
+			writeMeta()
+		} else {
+			key(m.key)
+			b.Write(m.value)
+		}
 		if i == typeAt && idAt < 0 {
-			write("id", idJSON)
+			key("id")
+			b.Write(idJSON)
 			if metaAt < 0 {
-				write("meta", metaJSON)
+				writeMeta()
 			}
 		}
 		if i == idAt && metaAt < 0 {
-			write("meta", metaJSON)
+			writeMeta()
 		}
 	}
-	if typeAt < 0 {
-		return nil, errs.Invalidf("resourceType", "the resource has no resourceType")
-	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	st.tail = b.Bytes()
+	return &st, nil
+}
+
+// stamp returns the resource with meta.versionId and meta.lastUpdated.
+func (s *stampable) stamp(version int64, lastUpdated time.Time) []byte {
+	out := make([]byte, 0, len(s.head)+len(s.tail)+64)
+	out = append(out, s.head...)
+	out = append(out, `"versionId":"`...)
+	out = strconv.AppendInt(out, version, 10)
+	out = append(out, `","lastUpdated":"`...)
+	out = lastUpdated.UTC().AppendFormat(out, "2006-01-02T15:04:05.000Z07:00")
+	out = append(out, '"')
+	return append(out, s.tail...)
 }
 
 // head reads resourceType and id of a resource.

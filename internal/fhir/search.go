@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,11 @@ type ParamInfo struct {
 	Code    string
 	Type    string   // number, date, string, token, reference, quantity, uri, composite, special
 	Targets []string // reference target types
+	// Components are the parts of a composite parameter, in order.
+	Components []ParamInfo
+	// Unsupported says why the server cannot evaluate a composite
+	// parameter; "" when it can.
+	Unsupported string
 }
 
 // ParamLookup finds a search parameter of a resource type.
@@ -121,6 +127,10 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		}
 	}
 	q.conds = append(q.conds, filters...)
+	dirs, err := s.includeDirectives(params)
+	if err != nil {
+		return nil, err
+	}
 	count := defaultCount
 	if c := params.Get("_count"); c != "" {
 		n, err := strconv.Atoi(c)
@@ -191,7 +201,7 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 	} else if offset == 0 && params.Get("_cursor") == "" && res.Total < 0 {
 		res.Total = len(res.Matches)
 	}
-	if err := s.includes(ctx, orgID, typ, params, res); err != nil {
+	if err := s.includes(ctx, orgID, dirs, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -327,6 +337,9 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 	if !ok {
 		return "", errs.Invalidf(key, "%s has no search parameter %q", typ, name)
 	}
+	if p.Type == "composite" && p.Unsupported != "" {
+		return "", errs.Invalidf(key, "the composite parameter %s of %s is not supported: %s", name, typ, p.Unsupported)
+	}
 	base := func(table string) string {
 		return fmt.Sprintf("SELECT x.id FROM %s x WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s", table, q.arg(q.org), q.arg(typ), q.arg(name))
 	}
@@ -361,6 +374,9 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 		}
 		return fmt.Sprintf("%s AND x.target_type = %s AND x.target_id IN (%s)", base("fhir_idx_reference"), q.arg(targets[0]), idsQuery(q, targets[0], inner)), nil
 	}
+	if p.Type == "composite" {
+		return compositeSet(q, typ, key, name, modifier, value, p)
+	}
 	var ors []string
 	negate := false
 	for _, v := range index.SplitOr(value) {
@@ -368,19 +384,19 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 		var err error
 		switch p.Type {
 		case "token":
-			cond, negate, err = tokenCond(q, modifier, v)
+			cond, negate, err = tokenCond(q, "x", modifier, v)
 		case "string":
-			cond, err = stringCond(q, modifier, v)
+			cond, err = stringCond(q, "x", modifier, v)
 		case "date":
-			cond, err = dateValueCond(q, modifier, v)
+			cond, err = dateValueCond(q, "x", modifier, v)
 		case "reference":
-			cond, err = referenceCond(q, p, modifier, v)
+			cond, err = referenceCond(q, "x", modifier, v)
 		case "quantity":
-			cond, err = quantityCond(q, modifier, v)
+			cond, err = quantityCond(q, "x", "x.value", modifier, v)
 		case "number":
-			cond, err = numberCond(q, modifier, v)
+			cond, err = numberCond(q, "x.value", modifier, v)
 		case "uri":
-			cond, err = uriCond(q, modifier, v)
+			cond, err = uriCond(q, "x", modifier, v)
 		default:
 			err = errs.Invalidf(key, "%s parameters such as %s are not supported yet", p.Type, name)
 		}
@@ -437,29 +453,105 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 		q.arg(q.org), q.arg(other), q.arg(refParam), q.arg(typ), innerSQL), nil
 }
 
+// compositeSet returns the subquery selecting the ids of resources of typ
+// matching the composite parameter p: name=value. Each value of the OR list
+// names every component, code$value; its components must match the rows of
+// one node of the resource (part 0 in x, part i in ci), so that the code
+// and the value come from the same Observation.component.
+func compositeSet(q *query, typ, key, name, modifier, value string, p ParamInfo) (string, error) {
+	if modifier != "" {
+		return "", errs.Invalidf(key, "modifier :%s is not supported on composite parameters such as %s (only :missing)", modifier, name)
+	}
+	n := len(p.Components)
+	alias := func(i int) string {
+		if i == 0 {
+			return "x"
+		}
+		return "c" + strconv.Itoa(i)
+	}
+	var ors []string
+	for _, v := range index.SplitOr(value) {
+		parts, err := index.ParseCompositeValue(v, n)
+		if err != nil {
+			return "", errs.Invalidf(key, "%s=%s: %v; %s takes %s", key, v, err, name, compositeForm(p))
+		}
+		ands := make([]string, n)
+		for i, part := range parts {
+			c := p.Components[i]
+			x := alias(i)
+			var cond string
+			switch c.Type {
+			case "token":
+				cond, _, err = tokenCond(q, x, "", part)
+			case "string":
+				cond, err = stringCond(q, x, "", part)
+			case "date":
+				cond, err = dateValueCond(q, x, "", part)
+			case "reference":
+				cond, err = referenceCond(q, x, "", part)
+			case "quantity":
+				cond, err = quantityCond(q, x, x+".num", "", part)
+			case "number":
+				cond, err = numberCond(q, x+".num", "", part)
+			case "uri":
+				cond, err = uriCond(q, x, "", part)
+			default:
+				err = errs.Invalidf("", "%s components are not supported", c.Type)
+			}
+			if err != nil {
+				return "", errs.Invalidf(key, "%s=%s: part %d (%s, a %s): %s", key, v, i+1, c.Code, c.Type, errs.MessageOf(err))
+			}
+			ands[i] = cond
+		}
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	var b strings.Builder
+	b.WriteString("SELECT x.id FROM fhir_idx_composite x")
+	for i := 1; i < n; i++ {
+		c := alias(i)
+		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.org_id = x.org_id AND %[1]s.resource_type = x.resource_type AND %[1]s.id = x.id AND %[1]s.param = x.param AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
+	}
+	fmt.Fprintf(&b, " WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.part = 0 AND (%s)", q.arg(q.org), q.arg(typ), q.arg(name), strings.Join(ors, " OR "))
+	return b.String(), nil
+}
+
+// compositeForm describes the value a composite parameter takes, as in
+// "code$value-quantity (a token, then a quantity, separated by $)".
+func compositeForm(p ParamInfo) string {
+	codes := make([]string, len(p.Components))
+	types := make([]string, len(p.Components))
+	for i, c := range p.Components {
+		codes[i], types[i] = c.Code, c.Type
+	}
+	return fmt.Sprintf("%s (a %s, separated by $)", strings.Join(codes, "$"), strings.Join(types, ", then a "))
+}
+
 func kindTable(kind string) string {
 	switch kind {
-	case "token", "string", "date", "reference", "quantity", "number", "uri":
+	case "token", "string", "date", "reference", "quantity", "number", "uri", "composite":
 		return "fhir_idx_" + kind
 	}
 	return ""
 }
 
-func tokenCond(q *query, modifier, v string) (cond string, negate bool, err error) {
+// The value conditions below test the index row of alias x (x.code,
+// x.value, ...) against one search value.
+
+func tokenCond(q *query, x, modifier, v string) (cond string, negate bool, err error) {
 	system, hasSystem, code := index.ParseTokenValue(v)
 	switch modifier {
 	case "", "not":
 		negate = modifier == "not"
 		switch {
 		case !hasSystem:
-			return "x.code = " + q.arg(code), negate, nil
+			return x + ".code = " + q.arg(code), negate, nil
 		case code == "":
-			return "x.system = " + q.arg(system), negate, nil
+			return x + ".system = " + q.arg(system), negate, nil
 		default:
-			return "(x.code = " + q.arg(code) + " AND x.system = " + q.arg(system) + ")", negate, nil
+			return "(" + x + ".code = " + q.arg(code) + " AND " + x + ".system = " + q.arg(system) + ")", negate, nil
 		}
 	case "text":
-		return "LOWER(x.display) LIKE " + q.arg("%"+likeEscape(strings.ToLower(v))+"%") + " ESCAPE '\\'", false, nil
+		return "LOWER(" + x + ".display) LIKE " + q.arg("%"+likeEscape(strings.ToLower(v))+"%") + " ESCAPE '\\'", false, nil
 	default:
 		return "", false, errs.Invalidf("", "modifier :%s is not supported on token parameters", modifier)
 	}
@@ -469,28 +561,29 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-func stringCond(q *query, modifier, v string) (string, error) {
+func stringCond(q *query, x, modifier, v string) (string, error) {
+	v = index.Unescape(v)
 	switch modifier {
 	case "":
-		return "x.value LIKE " + q.arg(likeEscape(index.NormalizeString(v))+"%") + " ESCAPE '\\'", nil
+		return x + ".value LIKE " + q.arg(likeEscape(index.NormalizeString(v))+"%") + " ESCAPE '\\'", nil
 	case "contains":
-		return "x.value LIKE " + q.arg("%"+likeEscape(index.NormalizeString(v))+"%") + " ESCAPE '\\'", nil
+		return x + ".value LIKE " + q.arg("%"+likeEscape(index.NormalizeString(v))+"%") + " ESCAPE '\\'", nil
 	case "exact":
-		return "x.exact = " + q.arg(v), nil
+		return x + ".exact = " + q.arg(v), nil
 	default:
 		return "", errs.Invalidf("", "modifier :%s is not supported on string parameters", modifier)
 	}
 }
 
-func dateValueCond(q *query, modifier, v string) (string, error) {
+func dateValueCond(q *query, x, modifier, v string) (string, error) {
 	if modifier != "" {
 		return "", errs.Invalidf("", "modifier :%s is not supported on date parameters", modifier)
 	}
 	prefix, rng, err := index.ParseDateValue(v)
 	if err != nil {
-		return "", err
+		return "", errs.Invalidf("", "%v", err)
 	}
-	return dateCond(q, prefix, rng, "x.low", "x.high", false), nil
+	return dateCond(q, prefix, rng, x+".low", x+".high", false), nil
 }
 
 // dateCond renders the FHIR date comparison of prefix between the value
@@ -525,7 +618,7 @@ func dateCond(q *query, prefix index.Prefix, rng index.DateRange, lowCol, highCo
 	return expr
 }
 
-func referenceCond(q *query, p ParamInfo, modifier, v string) (string, error) {
+func referenceCond(q *query, x, modifier, v string) (string, error) {
 	typ, id := "", v
 	if modifier != "" && modifier != "identifier" {
 		typ = modifier
@@ -539,7 +632,7 @@ func referenceCond(q *query, p ParamInfo, modifier, v string) (string, error) {
 		if len(parts) >= 2 {
 			typ, id = parts[len(parts)-2], parts[len(parts)-1]
 		}
-		return "(x.url = " + q.arg(v) + " OR (x.target_type = " + q.arg(typ) + " AND x.target_id = " + q.arg(id) + "))", nil
+		return "(" + x + ".url = " + q.arg(v) + " OR (" + x + ".target_type = " + q.arg(typ) + " AND " + x + ".target_id = " + q.arg(id) + "))", nil
 	}
 	if t, i, ok := strings.Cut(v, "/"); ok {
 		typ, id = t, i
@@ -548,38 +641,40 @@ func referenceCond(q *query, p ParamInfo, modifier, v string) (string, error) {
 		return "", errs.Invalidf("", "a reference needs an id")
 	}
 	if typ == "" {
-		return "x.target_id = " + q.arg(id), nil
+		return x + ".target_id = " + q.arg(id), nil
 	}
-	return "(x.target_type = " + q.arg(typ) + " AND x.target_id = " + q.arg(id) + ")", nil
+	return "(" + x + ".target_type = " + q.arg(typ) + " AND " + x + ".target_id = " + q.arg(id) + ")", nil
 }
 
-func quantityCond(q *query, modifier, v string) (string, error) {
+// quantityCond compares the quantity of x, whose number is in valueCol.
+func quantityCond(q *query, x, valueCol, modifier, v string) (string, error) {
 	if modifier != "" {
 		return "", errs.Invalidf("", "modifier :%s is not supported on quantity parameters", modifier)
 	}
 	prefix, qty, err := index.ParseQuantityValue(v)
 	if err != nil {
-		return "", err
+		return "", errs.Invalidf("", "%v", err)
 	}
-	cond := numericCond(q, "x.value", prefix, qty.Value)
+	cond := numericCond(q, valueCol, prefix, qty.Value)
 	if qty.System != "" {
-		cond += " AND x.system = " + q.arg(qty.System)
+		cond += " AND " + x + ".system = " + q.arg(qty.System)
 	}
 	if qty.Code != "" {
-		cond += " AND (x.code = " + q.arg(qty.Code) + " OR x.unit = " + q.arg(qty.Code) + ")"
+		cond += " AND (" + x + ".code = " + q.arg(qty.Code) + " OR " + x + ".unit = " + q.arg(qty.Code) + ")"
 	}
 	return "(" + cond + ")", nil
 }
 
-func numberCond(q *query, modifier, v string) (string, error) {
+// numberCond compares the number in col.
+func numberCond(q *query, col, modifier, v string) (string, error) {
 	if modifier != "" {
 		return "", errs.Invalidf("", "modifier :%s is not supported on number parameters", modifier)
 	}
 	prefix, n, _, err := index.ParseNumberValue(v)
 	if err != nil {
-		return "", err
+		return "", errs.Invalidf("", "%v", err)
 	}
-	return numericCond(q, "x.value", prefix, n), nil
+	return numericCond(q, col, prefix, n), nil
 }
 
 // numericCond compares col with n by prefix; eq and ap allow for the
@@ -612,14 +707,15 @@ func abs(f float64) float64 {
 	return f
 }
 
-func uriCond(q *query, modifier, v string) (string, error) {
+func uriCond(q *query, x, modifier, v string) (string, error) {
+	v = index.Unescape(v)
 	switch modifier {
 	case "":
-		return "x.value = " + q.arg(v), nil
+		return x + ".value = " + q.arg(v), nil
 	case "below":
-		return "x.value LIKE " + q.arg(likeEscape(v)+"%") + " ESCAPE '\\'", nil
+		return x + ".value LIKE " + q.arg(likeEscape(v)+"%") + " ESCAPE '\\'", nil
 	case "above":
-		return q.arg(v) + " LIKE " + concat("x.value", "'%'"), nil
+		return q.arg(v) + " LIKE " + concat(x+".value", "'%'"), nil
 	default:
 		return "", errs.Invalidf("", "modifier :%s is not supported on uri parameters", modifier)
 	}
@@ -627,79 +723,245 @@ func uriCond(q *query, modifier, v string) (string, error) {
 
 func concat(a, b string) string { return a + " || " + b }
 
-// includes adds the resources named by _include and _revinclude.
-func (s *Searcher) includes(ctx context.Context, orgID, typ string, params url.Values, res *SearchResult) error {
-	if len(res.Matches) == 0 {
+// Bounds of _include and _revinclude.
+const (
+	// maxIncluded is the most resources one page includes; following
+	// stops there.
+	maxIncluded = 10000
+	// maxIncludeRounds is the most rounds of :iterate: each round follows
+	// the iterating directives from the resources the previous one added.
+	maxIncludeRounds = 10
+	// includeChunk is the most resource ids one include query names.
+	includeChunk = 500
+)
+
+// include is one _include or _revinclude directive.
+type include struct {
+	rev     bool   // _revinclude
+	iterate bool   // :iterate (or the older :recurse)
+	src     string // the type whose reference parameter is followed; "*" for any
+	param   string // the reference parameter; "*" for every one
+	target  string // the type referred to; "" for any
+}
+
+func (d include) String() string {
+	name := "_include"
+	if d.rev {
+		name = "_revinclude"
+	}
+	if d.iterate {
+		name += ":iterate"
+	}
+	return name
+}
+
+// includeDirectives parses the _include and _revinclude parameters, in the
+// order of their names and then of their values.
+func (s *Searcher) includeDirectives(params url.Values) ([]include, error) {
+	keys := make([]string, 0, 2)
+	for k := range params {
+		if name, _, _ := strings.Cut(k, ":"); name == "_include" || name == "_revinclude" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []include
+	for _, k := range keys {
+		name, mod, _ := strings.Cut(k, ":")
+		d := include{rev: name == "_revinclude"}
+		switch mod {
+		case "":
+		case "iterate", "recurse":
+			d.iterate = true
+		default:
+			return nil, errs.Invalidf(k, "%s: modifier :%s is not supported; use :iterate", name, mod)
+		}
+		for _, v := range params[k] {
+			spec, err := s.includeSpec(k, v)
+			if err != nil {
+				return nil, err
+			}
+			spec.rev, spec.iterate = d.rev, d.iterate
+			out = append(out, spec)
+		}
+	}
+	return out, nil
+}
+
+// includeSpec parses one value of _include or _revinclude (named key):
+// Type:param[:targetType], Type:* (every reference parameter of Type), or *
+// (every reference parameter of every type).
+func (s *Searcher) includeSpec(key, v string) (include, error) {
+	if v == "*" {
+		return include{src: "*", param: "*"}, nil
+	}
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return include{}, errs.Invalidf(key, "%s=%s is not of the form Type:parameter[:targetType], Type:* or *", key, v)
+	}
+	d := include{src: parts[0], param: parts[1]}
+	if _, ok := s.params(d.src, "_id"); !ok || d.src == "*" {
+		return include{}, errs.Invalidf(key, "%s=%s: %q is not a resource type", key, v, d.src)
+	}
+	var targets []string
+	if d.param != "*" {
+		p, ok := s.params(d.src, d.param)
+		if !ok || p.Type != "reference" {
+			return include{}, errs.Invalidf(key, "%s=%s: %s has no reference parameter %q", key, v, d.src, d.param)
+		}
+		targets = p.Targets
+	}
+	if len(parts) == 3 {
+		d.target = parts[2]
+		if _, ok := s.params(d.target, "_id"); !ok {
+			return include{}, errs.Invalidf(key, "%s=%s: %q is not a resource type", key, v, d.target)
+		}
+		if len(targets) > 0 && !slices.Contains(targets, d.target) {
+			return include{}, errs.Invalidf(key, "%s=%s: %s:%s refers to %s, not %s", key, v, d.src, d.param, strings.Join(targets, ", "), d.target)
+		}
+	}
+	return d, nil
+}
+
+type visibilityKey struct{}
+
+// WithVisibility returns a context under which Search follows _include and
+// _revinclude only from, and only to, resources visible reports true for,
+// so that an iterating include does not reach resources through ones the
+// caller may not see.
+func WithVisibility(ctx context.Context, visible func(*Stored) bool) context.Context {
+	return context.WithValue(ctx, visibilityKey{}, visible)
+}
+
+// includer follows include directives from a page of matches.
+type includer struct {
+	s       *Searcher
+	orgID   string
+	seen    map[string]bool
+	visible func(*Stored) bool
+	out     []*Stored
+}
+
+// includes adds the resources named by the directives to res: the plain
+// ones are followed from the matches, the iterating ones from the matches
+// and every resource included, round after round until a round adds
+// nothing (at most maxIncludeRounds, and maxIncluded resources in all).
+func (s *Searcher) includes(ctx context.Context, orgID string, dirs []include, res *SearchResult) error {
+	if len(dirs) == 0 || len(res.Matches) == 0 {
 		return nil
 	}
-	seen := map[string]bool{}
+	in := &includer{s: s, orgID: orgID, seen: map[string]bool{}}
+	in.visible, _ = ctx.Value(visibilityKey{}).(func(*Stored) bool)
+	var from []*Stored
 	for _, m := range res.Matches {
-		seen[m.Ref()] = true
+		in.seen[m.Ref()] = true
+		if in.visible == nil || in.visible(m) {
+			from = append(from, m)
+		}
 	}
-	ids := make([]string, len(res.Matches))
-	for i, m := range res.Matches {
-		ids[i] = m.ID
+	var plain, iterating []include
+	for _, d := range dirs {
+		if d.iterate {
+			iterating = append(iterating, d)
+		} else {
+			plain = append(plain, d)
+		}
 	}
-	add := func(rows *sql.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			st := &Stored{}
-			var content string
-			if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+	added, err := in.follow(ctx, plain, from)
+	if err != nil {
+		return err
+	}
+	if len(iterating) > 0 {
+		next := append(from, added...)
+		for round := 0; round < maxIncludeRounds && len(next) > 0 && len(in.out) < maxIncluded; round++ {
+			if next, err = in.follow(ctx, iterating, next); err != nil {
 				return err
 			}
-			if seen[st.Ref()] {
+		}
+	}
+	res.Included = in.out
+	return nil
+}
+
+// follow applies the directives to the resources from and returns those it
+// added.
+func (in *includer) follow(ctx context.Context, dirs []include, from []*Stored) ([]*Stored, error) {
+	byType := map[string][]string{}
+	var types []string
+	for _, st := range from {
+		if _, ok := byType[st.Type]; !ok {
+			types = append(types, st.Type)
+		}
+		byType[st.Type] = append(byType[st.Type], st.ID)
+	}
+	sort.Strings(types)
+	start := len(in.out)
+	for _, d := range dirs {
+		for _, typ := range types {
+			if d.rev && d.target != "" && d.target != typ || !d.rev && d.src != "*" && d.src != typ {
 				continue
 			}
-			seen[st.Ref()] = true
-			st.LastUpdated = st.LastUpdated.UTC()
-			st.JSON = []byte(content)
-			res.Included = append(res.Included, st)
+			ids := byType[typ]
+			for len(ids) > 0 && len(in.out) < maxIncluded {
+				n := min(len(ids), includeChunk)
+				if err := in.query(ctx, d, typ, ids[:n]); err != nil {
+					return nil, err
+				}
+				ids = ids[n:]
+			}
 		}
-		return rows.Err()
 	}
-	for _, inc := range params["_include"] {
-		src, param, target, err := s.includeSpec(inc)
-		if err != nil {
-			return err
+	return in.out[start:], nil
+}
+
+// query adds what d names for the resources of typ with the ids given.
+func (in *includer) query(ctx context.Context, d include, typ string, ids []string) error {
+	q := &query{}
+	var b strings.Builder
+	b.WriteString("SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r JOIN fhir_idx_reference x ON x.org_id = r.org_id AND ")
+	if d.rev {
+		// Resources whose reference parameter points at typ/ids.
+		fmt.Fprintf(&b, "x.resource_type = r.resource_type AND x.id = r.id WHERE x.org_id = %s AND x.target_type = %s AND x.target_id IN (%s)",
+			q.arg(in.orgID), q.arg(typ), inList(q, ids))
+		if d.src != "*" {
+			b.WriteString(" AND x.resource_type = " + q.arg(d.src))
 		}
-		if src != typ {
+	} else {
+		// Resources that typ/ids point at.
+		fmt.Fprintf(&b, "x.target_type = r.resource_type AND x.target_id = r.id WHERE x.org_id = %s AND x.resource_type = %s AND x.id IN (%s)",
+			q.arg(in.orgID), q.arg(typ), inList(q, ids))
+		if d.target != "" {
+			b.WriteString(" AND x.target_type = " + q.arg(d.target))
+		}
+	}
+	if d.param != "*" {
+		b.WriteString(" AND x.param = " + q.arg(d.param))
+	}
+	fmt.Fprintf(&b, " AND NOT r.deleted ORDER BY r.resource_type, r.id LIMIT %d", maxIncluded)
+	rows, err := in.s.db.Read.QueryContext(ctx, b.String(), q.args...)
+	if err != nil {
+		return fmt.Errorf("fhir: %s: %w", d, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st := &Stored{}
+		var content string
+		if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+			return fmt.Errorf("fhir: %s: %w", d, err)
+		}
+		if in.seen[st.Ref()] || len(in.out) >= maxIncluded {
 			continue
 		}
-		q := &query{}
-		idList := inList(q, ids)
-		sqlText := fmt.Sprintf(`SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r
-			JOIN fhir_idx_reference x ON x.org_id = r.org_id AND x.target_type = r.resource_type AND x.target_id = r.id
-			WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.id IN (%s) AND NOT r.deleted`,
-			q.arg(orgID), q.arg(typ), q.arg(param), idList)
-		if target != "" {
-			sqlText += " AND r.resource_type = " + q.arg(target)
+		in.seen[st.Ref()] = true
+		st.LastUpdated = st.LastUpdated.UTC()
+		st.JSON = []byte(content)
+		if in.visible != nil && !in.visible(st) {
+			continue
 		}
-		rows, err := s.db.Read.QueryContext(ctx, sqlText+" ORDER BY r.resource_type, r.id LIMIT 10000", q.args...)
-		if err != nil {
-			return fmt.Errorf("fhir: _include: %w", err)
-		}
-		if err := add(rows); err != nil {
-			return fmt.Errorf("fhir: _include: %w", err)
-		}
+		in.out = append(in.out, st)
 	}
-	for _, inc := range params["_revinclude"] {
-		src, param, _, err := s.includeSpec(inc)
-		if err != nil {
-			return err
-		}
-		q := &query{}
-		idList := inList(q, ids)
-		rows, err := s.db.Read.QueryContext(ctx, fmt.Sprintf(`SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r
-			JOIN fhir_idx_reference x ON x.org_id = r.org_id AND x.resource_type = r.resource_type AND x.id = r.id
-			WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.target_type = %s AND x.target_id IN (%s) AND NOT r.deleted
-			ORDER BY r.id LIMIT 10000`, q.arg(orgID), q.arg(src), q.arg(param), q.arg(typ), idList), q.args...)
-		if err != nil {
-			return fmt.Errorf("fhir: _revinclude: %w", err)
-		}
-		if err := add(rows); err != nil {
-			return fmt.Errorf("fhir: _revinclude: %w", err)
-		}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("fhir: %s: %w", d, err)
 	}
 	return nil
 }
@@ -710,22 +972,6 @@ func inList(q *query, ids []string) string {
 		ph[i] = q.arg(id)
 	}
 	return strings.Join(ph, ", ")
-}
-
-// includeSpec parses Type:param[:targetType] of _include and _revinclude.
-func (s *Searcher) includeSpec(v string) (src, param, target string, err error) {
-	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return "", "", "", errs.Invalidf("_include", "%q is not of the form Type:parameter[:targetType]", v)
-	}
-	p, ok := s.params(parts[0], parts[1])
-	if !ok || p.Type != "reference" {
-		return "", "", "", errs.Invalidf("_include", "%s has no reference parameter %q", parts[0], parts[1])
-	}
-	if len(parts) == 3 {
-		target = parts[2]
-	}
-	return parts[0], parts[1], target, nil
 }
 
 // ReferringTo returns the live resources that refer to typ/id through any
@@ -767,7 +1013,7 @@ func (s *Searcher) Match(ctx context.Context, tx *sql.Tx, orgID, typ, rawQuery s
 	q.arg(orgID)
 	q.arg(typ)
 	for k, vs := range params {
-		if resultParams[k] {
+		if name, _, _ := strings.Cut(k, ":"); resultParams[name] {
 			continue
 		}
 		for _, v := range vs {

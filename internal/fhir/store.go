@@ -2,11 +2,10 @@
 // through the FHIR R4 REST API at /fhir.
 //
 // Resources are kept as received, plus their id and meta.versionId and
-// meta.lastUpdated, in a versioned table: the current version in
-// fhir_resources and every version, current included, in
-// fhir_resource_history. Every write also rewrites the resource's rows in
-// the typed search index tables and inserts a fhir.resources_changed job,
-// all in one transaction.
+// meta.lastUpdated: the current version in fhir_resources and every earlier
+// version in fhir_resource_history, so each version's JSON is stored once.
+// Every write also rewrites the resource's rows in the typed search index
+// tables and inserts a fhir.resources_changed job, all in one transaction.
 package fhir
 
 import (
@@ -51,7 +50,10 @@ func (s *Stored) Ref() string { return s.Type + "/" + s.ID }
 // Code, Display), "string" and "uri" (Value, normalised for strings), "date" (Low, High: Unix ms,
 // [Low, High)), "string" also Display (the value as written, for :exact),
 // "reference" (TargetType, TargetID, URL), "quantity"
-// (Number, System, Code, Unit), "number" (Number).
+// (Number, System, Code, Unit), "number" (Number). "composite" is one
+// value of one component of a composite parameter: Node numbers the node
+// of the resource the composite's expression selected, Part the component
+// (from 0), and the fields of the component's own kind hold the value.
 type IndexEntry struct {
 	Param, Kind                  string
 	System, Code, Display, Value string
@@ -59,6 +61,7 @@ type IndexEntry struct {
 	TargetType, TargetID, URL    string
 	Number                       float64
 	Unit                         string
+	Node, Part                   int
 }
 
 // Indexer computes the search index entries of a resource.
@@ -112,15 +115,15 @@ func check(r Resource) error {
 
 // changeSet collects what a transaction changed, for the job that follows.
 type changeSet struct {
-	types map[string]bool
-	refs  []string
+	live map[string]int64 // type -> change of its live resources
+	refs []string
 }
 
-func (c *changeSet) add(s *Stored) {
-	if c.types == nil {
-		c.types = map[string]bool{}
+func (c *changeSet) add(s *Stored, live int64) {
+	if c.live == nil {
+		c.live = map[string]int64{}
 	}
-	c.types[s.Type] = true
+	c.live[s.Type] += live
 	c.refs = append(c.refs, fmt.Sprintf("%s/%s/_history/%d", s.Type, s.ID, s.VersionID))
 }
 
@@ -129,8 +132,8 @@ func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *chang
 	if len(c.refs) == 0 {
 		return nil
 	}
-	args := ResourcesChangedArgs{OrgID: orgID, Refs: c.refs}
-	for t := range c.types {
+	args := ResourcesChangedArgs{OrgID: orgID, Refs: c.refs, Live: c.live}
+	for t := range c.live {
 		args.Types = append(args.Types, t)
 	}
 	sort.Strings(args.Types)
@@ -157,71 +160,13 @@ func (s *Store) current(ctx context.Context, tx *sql.Tx, orgID, typ, id string) 
 	return version, deleted, true, nil
 }
 
-// write stores version of a resource: raw is stamped with id and meta, the
-// current row replaced, a history row added and the index rewritten.
-func (s *Store) write(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, version int64, exists, deleted bool) (*Stored, error) {
-	now := s.now()
-	var content []byte
-	if !deleted {
-		var err error
-		if content, err = stamp(raw, id, version, now); err != nil {
-			return nil, err
-		}
-	}
-	var err error
-	if exists {
-		_, err = tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7
-			WHERE org_id = $1 AND resource_type = $2 AND id = $3`, orgID, typ, id, version, now, deleted, string(content))
-	} else {
-		_, err = tx.ExecContext(ctx, `INSERT INTO fhir_resources (org_id, resource_type, id, version_id, last_updated, deleted, content)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, orgID, typ, id, version, now, deleted, string(content))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fhir: store %s/%s: %w", typ, id, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO fhir_resource_history (org_id, resource_type, id, version_id, last_updated, deleted, content)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, orgID, typ, id, version, now, deleted, string(content)); err != nil {
-		if isUniqueViolation(err) {
-			return nil, errs.Wrap(err, errs.Conflict, fmt.Sprintf("%s/%s was changed at the same time by another request; retry", typ, id))
-		}
-		return nil, fmt.Errorf("fhir: store history of %s/%s: %w", typ, id, err)
-	}
-	if err := s.reindex(ctx, tx, orgID, typ, id, content, exists); err != nil {
-		return nil, err
-	}
-	return &Stored{Type: typ, ID: id, VersionID: version, LastUpdated: now, Deleted: deleted, JSON: content}, nil
-}
-
 func isUniqueViolation(err error) bool {
 	m := err.Error()
 	return strings.Contains(m, "UNIQUE constraint") || strings.Contains(m, "SQLSTATE 23505") || strings.Contains(m, "duplicate key")
 }
 
 // indexTables are the search index tables, one per kind.
-var indexTables = []string{"fhir_idx_token", "fhir_idx_string", "fhir_idx_date", "fhir_idx_reference", "fhir_idx_quantity", "fhir_idx_number", "fhir_idx_uri"}
-
-// reindex replaces the index rows of a resource with those of content
-// (none when content is empty: a deletion).
-func (s *Store) reindex(ctx context.Context, tx *sql.Tx, orgID, typ, id string, content []byte, existed bool) error {
-	if s.indexer == nil {
-		return nil
-	}
-	if existed {
-		for _, t := range indexTables {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE org_id = $1 AND resource_type = $2 AND id = $3", orgID, typ, id); err != nil {
-				return fmt.Errorf("fhir: unindex %s/%s: %w", typ, id, err)
-			}
-		}
-	}
-	if len(content) == 0 {
-		return nil
-	}
-	entries, err := s.indexer.Index(typ, content)
-	if err != nil {
-		return err
-	}
-	return insertIndex(ctx, tx, orgID, typ, id, entries)
-}
+var indexTables = []string{"fhir_idx_token", "fhir_idx_string", "fhir_idx_date", "fhir_idx_reference", "fhir_idx_quantity", "fhir_idx_number", "fhir_idx_uri", "fhir_idx_composite"}
 
 // indexColumns are the value columns of each index table, after org_id,
 // resource_type, id and param.
@@ -233,6 +178,7 @@ var indexColumns = map[string][]string{
 	"reference": {"target_type", "target_id", "url"},
 	"quantity":  {"value", "system", "code", "unit"},
 	"number":    {"value"},
+	"composite": {"node", "part", "system", "code", "display", "value", "low", "high", "num", "unit", "target_type", "target_id", "url"},
 }
 
 func (e *IndexEntry) values() []any {
@@ -251,172 +197,10 @@ func (e *IndexEntry) values() []any {
 		return []any{e.Number, e.System, e.Code, e.Unit}
 	case "number":
 		return []any{e.Number}
+	case "composite":
+		return []any{e.Node, e.Part, e.System, e.Code, e.Display, e.Value, e.Low, e.High, e.Number, e.Unit, e.TargetType, e.TargetID, e.URL}
 	}
 	return nil
-}
-
-// maxRowsPerInsert keeps a multi-row INSERT well under both engines'
-// parameter limits.
-const maxRowsPerInsert = 200
-
-// insertIndex writes entries with one multi-row INSERT per table (and per
-// 200 rows): a resource has dozens of entries, and statements, not rows,
-// are what costs.
-func insertIndex(ctx context.Context, tx *sql.Tx, orgID, typ, id string, entries []IndexEntry) error {
-	byKind := map[string][]*IndexEntry{}
-	for i := range entries {
-		e := &entries[i]
-		if _, ok := indexColumns[e.Kind]; !ok {
-			return fmt.Errorf("fhir: index %s/%s: unknown index kind %q", typ, id, e.Kind)
-		}
-		byKind[e.Kind] = append(byKind[e.Kind], e)
-	}
-	var b strings.Builder
-	for _, kind := range []string{"token", "string", "uri", "date", "reference", "quantity", "number"} {
-		rows := byKind[kind]
-		cols := indexColumns[kind]
-		for len(rows) > 0 {
-			n := min(len(rows), maxRowsPerInsert)
-			b.Reset()
-			b.WriteString("INSERT INTO fhir_idx_")
-			b.WriteString(kind)
-			b.WriteString(" (org_id, resource_type, id, param, ")
-			b.WriteString(strings.Join(cols, ", "))
-			b.WriteString(") VALUES ")
-			args := make([]any, 0, 3+n*(1+len(cols)))
-			args = append(args, orgID, typ, id)
-			for r := 0; r < n; r++ {
-				if r > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("($1, $2, $3")
-				args = append(args, rows[r].Param)
-				fmt.Fprintf(&b, ", $%d", len(args))
-				for _, v := range rows[r].values() {
-					args = append(args, v)
-					fmt.Fprintf(&b, ", $%d", len(args))
-				}
-				b.WriteByte(')')
-			}
-			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("fhir: index %s/%s: %w", typ, id, err)
-			}
-			rows = rows[n:]
-		}
-	}
-	return nil
-}
-
-// CreateTx stores a new resource in tx under id, or a new random id when id
-// is empty, and announces it. An id in use is an errs.Conflict.
-func (s *Store) CreateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte) (*Stored, error) {
-	var c changeSet
-	st, err := s.createTx(ctx, tx, orgID, typ, id, raw, &c)
-	if err != nil {
-		return nil, err
-	}
-	return st, s.announce(ctx, tx, orgID, &c)
-}
-
-// createTx is CreateTx recording the change in c instead of announcing it.
-func (s *Store) createTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, c *changeSet) (*Stored, error) {
-	if id == "" {
-		id = NewID()
-	}
-	version, deleted, exists, err := s.current(ctx, tx, orgID, typ, id)
-	if err != nil {
-		return nil, err
-	}
-	if exists && !deleted {
-		return nil, errs.Conflictf("%s/%s already exists", typ, id)
-	}
-	st, err := s.write(ctx, tx, orgID, typ, id, raw, version+1, exists, false)
-	if err != nil {
-		return nil, err
-	}
-	c.add(st)
-	return st, nil
-}
-
-// UpdateTx stores raw as the next version of typ/id in tx, creating the
-// resource when it does not exist (created is then true). When ifMatch is
-// not zero the current version must equal it, else errs.PreconditionFailed.
-func (s *Store) UpdateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, ifMatch int64) (st *Stored, created bool, err error) {
-	var c changeSet
-	st, created, err = s.updateTx(ctx, tx, orgID, typ, id, raw, ifMatch, &c)
-	if err != nil {
-		return nil, false, err
-	}
-	return st, created, s.announce(ctx, tx, orgID, &c)
-}
-
-// updateTx is UpdateTx recording the change in c instead of announcing it.
-func (s *Store) updateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, ifMatch int64, c *changeSet) (st *Stored, created bool, err error) {
-	version, deleted, exists, err := s.current(ctx, tx, orgID, typ, id)
-	if err != nil {
-		return nil, false, err
-	}
-	if ifMatch != 0 && (!exists || version != ifMatch) {
-		return nil, false, errs.E(errs.PreconditionFailed, fmt.Sprintf("%s/%s is at version %d, not %d (If-Match)", typ, id, version, ifMatch))
-	}
-	st, err = s.write(ctx, tx, orgID, typ, id, raw, version+1, exists, false)
-	if err != nil {
-		return nil, false, err
-	}
-	c.add(st)
-	return st, !exists || deleted, nil
-}
-
-// DeleteTx marks typ/id deleted in tx with a new version, keeping its
-// history. Deleting a missing or already deleted resource changes nothing
-// and returns nil.
-func (s *Store) DeleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (*Stored, error) {
-	var c changeSet
-	st, err := s.deleteTx(ctx, tx, orgID, typ, id, &c)
-	if err != nil {
-		return nil, err
-	}
-	return st, s.announce(ctx, tx, orgID, &c)
-}
-
-// deleteTx is DeleteTx recording the change in c instead of announcing it.
-func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, c *changeSet) (*Stored, error) {
-	version, deleted, exists, err := s.current(ctx, tx, orgID, typ, id)
-	if err != nil || !exists || deleted {
-		return nil, err
-	}
-	st, err := s.write(ctx, tx, orgID, typ, id, nil, version+1, true, true)
-	if err != nil {
-		return nil, err
-	}
-	c.add(st)
-	return st, nil
-}
-
-// PutTx stores rs for the organisation in tx, each as the next version of
-// its id (version 1 when new), and inserts one fhir.resources_changed job
-// for the batch. Nothing is stored if any resource is invalid.
-func (s *Store) PutTx(ctx context.Context, tx *sql.Tx, orgID string, rs []Resource) ([]Stored, error) {
-	for _, r := range rs {
-		if err := check(r); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]Stored, 0, len(rs))
-	var c changeSet
-	for _, r := range rs {
-		version, _, exists, err := s.current(ctx, tx, orgID, r.Type, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		st, err := s.write(ctx, tx, orgID, r.Type, r.ID, r.JSON, version+1, exists, false)
-		if err != nil {
-			return nil, err
-		}
-		c.add(st)
-		out = append(out, *st)
-	}
-	return out, s.announce(ctx, tx, orgID, &c)
 }
 
 // queryer is a pool or a transaction.
@@ -461,7 +245,9 @@ func (s *Store) read(ctx context.Context, q queryer, orgID, typ, id string) (*St
 func (s *Store) VRead(ctx context.Context, orgID, typ, id string, version int64) (*Stored, error) {
 	st := Stored{Type: typ, ID: id, VersionID: version}
 	var content string
-	err := s.db.Read.QueryRowContext(ctx, `SELECT last_updated, deleted, content FROM fhir_resource_history
+	err := s.db.Read.QueryRowContext(ctx, `SELECT last_updated, deleted, content FROM fhir_resources
+		WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4
+		UNION ALL SELECT last_updated, deleted, content FROM fhir_resource_history
 		WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $4`, orgID, typ, id, version).
 		Scan(&st.LastUpdated, &st.Deleted, &content)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -522,8 +308,14 @@ func (s *Store) History(ctx context.Context, orgID string, q HistoryQuery) ([]St
 	if count <= 0 {
 		count = 50
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT resource_type, id, version_id, last_updated, deleted, content FROM fhir_resource_history
-		WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(" ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT %d", count+1), args...)
+	// Current versions and earlier ones live in two tables; both engines
+	// merge the two index-ordered scans rather than sort everything.
+	cond := strings.Join(where, " AND ")
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT resource_type, id, version_id, last_updated, deleted, content FROM (
+		SELECT resource_type, id, version_id, last_updated, deleted, content FROM fhir_resources WHERE `+cond+`
+		UNION ALL
+		SELECT resource_type, id, version_id, last_updated, deleted, content FROM fhir_resource_history WHERE `+cond+`
+		) v`+fmt.Sprintf(" ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT %d", count+1), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("fhir: history: %w", err)
 	}

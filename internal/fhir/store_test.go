@@ -225,30 +225,62 @@ func TestResourcesChangedJobCounts(t *testing.T) {
 		ws := river.NewWorkers()
 		river.AddWorker(ws, fhir.NewCountWorker(d))
 		s, q := newStore(t, d, ws)
-		err := d.InTx(ctx, func(tx *sql.Tx) error {
+		write := func(fn func(tx *sql.Tx) error) {
+			t.Helper()
+			if err := d.InTx(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor := func(want map[string]int64) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				counts, err := s.Counts(ctx, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(counts) == fmt.Sprint(want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("counts %v, want %v", counts, want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		// p1 twice in one call: one resource.
+		write(func(tx *sql.Tx) error {
 			_, err := s.PutTx(ctx, tx, a, []fhir.Resource{patient("p1", "A"), patient("p2", "B"), patient("p1", "A2")})
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if err := q.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 		defer q.Stop(ctx)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			counts, err := s.Counts(ctx, a)
-			if err != nil {
-				t.Fatal(err)
+		waitFor(map[string]int64{"Patient": 2})
+		// Deleting counts down, deleting again changes nothing, creating
+		// again after deletion counts up, updating a live one does not.
+		write(func(tx *sql.Tx) error {
+			if _, err := s.DeleteTx(ctx, tx, a, "Patient", "p2"); err != nil {
+				return err
 			}
-			if counts["Patient"] == 2 {
-				break
+			_, err := s.DeleteTx(ctx, tx, a, "Patient", "p2")
+			return err
+		})
+		waitFor(map[string]int64{"Patient": 1})
+		write(func(tx *sql.Tx) error {
+			if _, _, err := s.UpdateTx(ctx, tx, a, "Patient", "p2", patient("p2", "B again").JSON, 0); err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("counts %v, want Patient: 2", counts)
+			if _, _, err := s.UpdateTx(ctx, tx, a, "Patient", "p1", patient("p1", "A3").JSON, 0); err != nil {
+				return err
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			_, err := s.CreateTx(ctx, tx, a, "Observation", "", []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
+			return err
+		})
+		waitFor(map[string]int64{"Observation": 1, "Patient": 2})
+		// Every job completed exactly once: the counts stay put.
+		time.Sleep(200 * time.Millisecond)
+		waitFor(map[string]int64{"Observation": 1, "Patient": 2})
 	})
 }

@@ -31,7 +31,7 @@ const (
 	DefaultConcurrency = 64
 	MaxConcurrency     = 1024
 	DefaultDuration    = 10 * time.Second
-	MaxDuration        = 5 * time.Minute
+	MaxDuration        = 2 * time.Hour
 	MaxWarmup          = time.Minute
 	MaxRequestsLimit   = 50_000_000
 )
@@ -54,7 +54,7 @@ type Options struct {
 	// most 1024.
 	Concurrency int
 	// Duration is how long to measure, after Warmup. Default 10 s, at most
-	// 5 minutes.
+	// 2 hours (a bulk load of a million resources takes minutes).
 	Duration time.Duration
 	// MaxRequests stops the run after this many measured requests; 0 means
 	// no count bound. At most 50 million.
@@ -71,6 +71,19 @@ type Options struct {
 	// Insecure skips TLS certificate verification, for a local server with
 	// a self-signed certificate. The target is loopback regardless.
 	Insecure bool
+	// Rotate, if not empty, replaces URL and Body: the run's requests go
+	// to its targets in turn (the k-th request started to Rotate[k mod
+	// len]), each URL checked like URL. Method and Header apply to all.
+	Rotate []Target
+	// Weigh, if not nil, tells what a response to Rotate[i] counts for, in
+	// Result.Units (for example the resources of a transaction Bundle).
+	Weigh func(i int) int64
+}
+
+// Target is one request of a rotation.
+type Target struct {
+	URL  string
+	Body []byte
 }
 
 // Result holds the figures of a run. Requests counts measured requests that
@@ -82,11 +95,15 @@ type Options struct {
 type Result struct {
 	Requests, Errors int64
 	Non2xx           int64
-	Elapsed          time.Duration
-	RPS              float64
-	P50, P90, P99    time.Duration
-	P999, Max        time.Duration
-	StatusCounts     map[int]int64
+	// Units sums Options.Weigh over the measured 2xx responses, and
+	// UnitsPerSecond is its rate.
+	Units          int64
+	UnitsPerSecond float64
+	Elapsed        time.Duration
+	RPS            float64
+	P50, P90, P99  time.Duration
+	P999, Max      time.Duration
+	StatusCounts   map[int]int64
 	// ErrorSample is the text of one transport error, if there were any.
 	ErrorSample string
 }
@@ -175,6 +192,14 @@ func loopbackOnly(network, address string, _ syscall.RawConn) error {
 
 // withDefaults validates o and fills in defaults.
 func (o Options) withDefaults() (Options, error) {
+	if len(o.Rotate) > 0 {
+		for _, t := range o.Rotate {
+			if _, err := CheckTarget(t.URL); err != nil {
+				return o, err
+			}
+		}
+		o.URL = o.Rotate[0].URL
+	}
 	if _, err := CheckTarget(o.URL); err != nil {
 		return o, err
 	}
@@ -216,6 +241,7 @@ type run struct {
 	issued  atomic.Int64    // measured requests started, when MaxRequests > 0
 	full    chan struct{}   // closed when MaxRequests have been started
 	once    sync.Once
+	next    atomic.Int64 // the next target of the rotation
 }
 
 // worker holds one worker's figures; only that worker touches them until
@@ -225,6 +251,7 @@ type worker struct {
 	requests  int64
 	errors    int64
 	non2xx    int64
+	units     int64
 	status    [1000]int64 // by status code; Go clients only accept 100-999
 	errSample string
 }
@@ -318,6 +345,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.Requests += w.requests
 		res.Errors += w.errors
 		res.Non2xx += w.non2xx
+		res.Units += w.units
 		for code, n := range w.status {
 			if n > 0 {
 				res.StatusCounts[code] += n
@@ -330,6 +358,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if elapsed > 0 {
 		res.RPS = float64(res.Requests) / elapsed.Seconds()
+		res.UnitsPerSecond = float64(res.Units) / elapsed.Seconds()
 	}
 	res.P50, res.P90, res.P99, res.P999 = total.quantile(0.50), total.quantile(0.90), total.quantile(0.99), total.quantile(0.999)
 	if total.n > 0 {
@@ -341,7 +370,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 // newRequest builds the request a worker sends repeatedly. Without a body
 // it is reused as is; with one, each send gets a fresh body reader.
 func (r *run) newRequest() *http.Request {
-	req, err := http.NewRequestWithContext(r.reqCtx, r.o.Method, r.o.URL, nil)
+	return r.requestFor(r.o.URL, r.o.Body)
+}
+
+// requestFor builds a request to url with body.
+func (r *run) requestFor(url string, body []byte) *http.Request {
+	req, err := http.NewRequestWithContext(r.reqCtx, r.o.Method, url, nil)
 	if err != nil {
 		panic(err) // validated by withDefaults
 	}
@@ -351,7 +385,7 @@ func (r *run) newRequest() *http.Request {
 	if host := r.o.Header.Get("Host"); host != "" {
 		req.Host = host
 	}
-	if body := r.o.Body; len(body) > 0 {
+	if len(body) > 0 {
 		req.ContentLength = int64(len(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
@@ -373,10 +407,15 @@ func (r *run) work(w *worker) {
 				return
 			}
 		}
-		if len(r.o.Body) > 0 {
+		target := -1
+		if n := len(r.o.Rotate); n > 0 {
+			target = int((r.next.Add(1) - 1) % int64(n))
+			req = r.requestFor(r.o.Rotate[target].URL, r.o.Rotate[target].Body)
+		}
+		if body := req.GetBody; body != nil {
 			// A fresh reader each time: the transport may still be closing
 			// the previous one.
-			req.Body = io.NopCloser(bytes.NewReader(r.o.Body))
+			req.Body, _ = body()
 		}
 		t0 := time.Now()
 		resp, err := r.client.Do(req)
@@ -415,6 +454,8 @@ func (r *run) work(w *worker) {
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			w.non2xx++
+		} else if target >= 0 && r.o.Weigh != nil {
+			w.units += r.o.Weigh(target)
 		}
 	}
 }

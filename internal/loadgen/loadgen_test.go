@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -322,5 +323,35 @@ func TestHistogramBuckets(t *testing.T) {
 	}
 	if q := newHistogram().quantile(0.5); q != 0 {
 		t.Errorf("empty quantile = %s", q)
+	}
+}
+
+func TestRunRotatesTargetsAndWeighsThem(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.URL.Path+" "+string(b)]++
+		mu.Unlock()
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	rot := []Target{{URL: c.srv.URL + "/a", Body: []byte("1")}, {URL: c.srv.URL + "/b", Body: []byte("22")}, {URL: c.srv.URL + "/fail", Body: []byte("333")}}
+	res, err := Run(context.Background(), Options{Rotate: rot, Method: "POST", Concurrency: 3, MaxRequests: 300,
+		Weigh: func(i int) int64 { return int64(len(rot[i].Body)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen["/a 1"] != 100 || seen["/b 22"] != 100 || seen["/fail 333"] != 100 || len(seen) != 3 {
+		t.Errorf("requests by target and body: %v", seen)
+	}
+	// Failed responses weigh nothing: 100 × 1 + 100 × 2.
+	if res.Units != 300 || res.Non2xx != 100 || res.UnitsPerSecond <= 0 {
+		t.Errorf("units %d (want 300), non-2xx %d, %f/s", res.Units, res.Non2xx, res.UnitsPerSecond)
+	}
+	if _, err := Run(context.Background(), Options{Rotate: []Target{{URL: c.srv.URL}, {URL: "http://192.0.2.1/"}}}); err == nil {
+		t.Error("a rotation with a non-loopback target was accepted")
 	}
 }

@@ -5,9 +5,10 @@
 // references.
 //
 // Extract takes the nodes a fhirpath expression selects and the type of
-// the search parameter; the Parse functions take one value of a search URL
-// (after SplitOr); MatchesDate and DateConditions hold the date prefix
-// rules.
+// the search parameter; ExtractComposite does the same for the components
+// of a composite parameter, node by node; the Parse functions take one
+// value of a search URL (after SplitOr); MatchesDate and DateConditions
+// hold the date prefix rules.
 package index
 
 import (

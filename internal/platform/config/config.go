@@ -118,7 +118,7 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 	fs.SetOutput(io.Discard)
 	var (
 		logLevel, baseURL string
-		maxBody           = int64(1 << 20)
+		maxBody           = int64(16 << 20) // a transaction Bundle of a patient's history can pass 1 MiB
 	)
 	fs.StringVar(&c.DB, "db", "", "database: empty for SQLite in --data-dir, postgres://user@host/db for PostgreSQL, or sqlite:/path/file.db")
 	fs.StringVar(&c.DataDir, "data-dir", "careloop-data", "folder for the embedded database and local state")

@@ -51,7 +51,8 @@ type DB struct {
 	// SQLite.
 	Listen *pgxpool.Pool
 
-	location string // redacted, for messages
+	location     string        // redacted, for messages
+	checkpointer *checkpointer // SQLite only
 }
 
 // Options tells Open where the database is.
@@ -105,7 +106,8 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	// A large page cache for the writer keeps big transactions (a bundle of
 	// hundreds of resources and their index rows) from spilling to the WAL
 	// before commit.
-	write, err := sql.Open(sqliteDriverName, base+"&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(memory)")
+	// The writer never checkpoints: the checkpointer does, beside it.
+	write, err := sql.Open(sqliteDriverName, base+fmt.Sprintf("&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(%d)", walSizeLimit))
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
@@ -126,11 +128,21 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
+	ckpt, err := sql.Open(sqliteDriverName, base+fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+
 	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path}
 	if err := d.checkSQLite(ctx, path); err != nil {
 		d.Close()
+		ckpt.Close()
 		return nil, err
 	}
+	d.checkpointer = startCheckpointer(ckpt, o.Logger)
 	return d, nil
 }
 
@@ -243,6 +255,10 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 // Close closes every pool. It waits for nothing: stop users first.
 func (d *DB) Close() error {
 	var errs []error
+	if d.checkpointer != nil {
+		errs = append(errs, d.checkpointer.stop())
+		d.checkpointer = nil
+	}
 	if d.Read != nil && d.Read != d.Write {
 		errs = append(errs, d.Read.Close())
 	}

@@ -175,3 +175,15 @@ func cmpOr[T comparable](v, def T) T {
 	}
 	return v
 }
+
+// CompleteTx marks job, which must be running in a worker, completed as
+// part of tx: when the worker's own writes are in tx too, they and the
+// completion commit together or not at all, so a job that River runs again
+// after a crash finds itself already done and its effects happen exactly
+// once. The worker should return nil after committing.
+func CompleteTx[T river.JobArgs](ctx context.Context, tx *sql.Tx, job *river.Job[T]) error {
+	if _, err := river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](ctx, tx, job); err != nil {
+		return fmt.Errorf("jobs: complete %s job %d: %w", job.Kind, job.ID, err)
+	}
+	return nil
+}

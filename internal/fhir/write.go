@@ -1,0 +1,417 @@
+package fhir
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/errs"
+)
+
+// A writer collects the resource versions of one database transaction and
+// stores them together: new resources with one multi-row INSERT per few
+// dozen resources, and the index rows of all of them with one multi-row
+// INSERT per table per few hundred rows. Statements, not rows, are what
+// costs on both engines.
+//
+// Versions are written when flush is called; until then reads in the same
+// transaction do not see them. Callers flush before any read that could
+// (conditional searches), and a transaction never writes the same resource
+// twice, so nothing else can observe the difference.
+type writer struct {
+	s       *Store
+	orgID   string
+	todo    []pending
+	changes changeSet
+}
+
+// pending is a version waiting for flush.
+type pending struct {
+	st      *Stored
+	replace bool         // a current row exists: move it to history and overwrite it
+	entries []IndexEntry // search index rows; nil for a deletion
+	where   int          // bundle entry, for errors; -1 outside bundles
+}
+
+func (s *Store) writer(orgID string) *writer { return &writer{s: s, orgID: orgID} }
+
+// stampFor returns the prepared stampable when it was made for id.
+func (p *prepared) stampFor(id string) *stampable {
+	if p == nil || p.stampID != id {
+		return nil
+	}
+	return p.stamp
+}
+
+// prepared is what can be computed from a resource before its transaction:
+// its search index entries, and the resource ready to be stamped with its
+// version and time (for the id stampID).
+type prepared struct {
+	entries []IndexEntry
+	done    bool
+	stamp   *stampable
+	stampID string
+}
+
+// add stamps raw (nil for a deletion) as version of typ/id and queues it.
+// p carries index entries computed earlier; when p is nil they are computed
+// here.
+// live is the change of the number of live resources of typ: +1 for a new
+// resource or one created again after its deletion, -1 for a deletion.
+func (w *writer) add(typ, id string, raw []byte, version int64, replace bool, live int64, p *prepared, where int) (*Stored, error) {
+	now := w.s.now()
+	st := &Stored{Type: typ, ID: id, VersionID: version, LastUpdated: now, Deleted: raw == nil}
+	pd := pending{st: st, replace: replace, where: where}
+	if raw != nil {
+		sp := p.stampFor(id)
+		if sp == nil {
+			var err error
+			if sp, err = prepareStamp(raw, id); err != nil {
+				return nil, err
+			}
+		}
+		st.JSON = sp.stamp(version, now)
+		if p != nil && p.done {
+			pd.entries = p.entries
+		} else if w.s.indexer != nil {
+			var err error
+			if pd.entries, err = w.s.indexer.Index(typ, st.JSON); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w.todo = append(w.todo, pd)
+	w.changes.add(st, live)
+	return st, nil
+}
+
+// create queues a new resource under id, or under a new id when id is
+// empty. fresh says that id was just made by NewID and so cannot be in use,
+// which saves a lookup. An id in use is an errs.Conflict.
+func (w *writer) create(ctx context.Context, tx *sql.Tx, typ, id string, fresh bool, raw []byte, p *prepared, where int) (*Stored, error) {
+	if id == "" {
+		id, fresh = NewID(), true
+	}
+	if fresh {
+		return w.add(typ, id, raw, 1, false, 1, p, where)
+	}
+	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if exists && !deleted {
+		return nil, errs.Conflictf("%s/%s already exists", typ, id)
+	}
+	return w.add(typ, id, raw, version+1, exists, 1, p, where)
+}
+
+// update queues raw as the next version of typ/id, creating the resource
+// when it does not exist (created is then true). When ifMatch is not zero
+// the current version must equal it, else errs.PreconditionFailed.
+func (w *writer) update(ctx context.Context, tx *sql.Tx, typ, id string, raw []byte, ifMatch int64, p *prepared, where int) (st *Stored, created bool, err error) {
+	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if ifMatch != 0 && (!exists || version != ifMatch) {
+		return nil, false, errs.E(errs.PreconditionFailed, fmt.Sprintf("%s/%s is at version %d, not %d (If-Match)", typ, id, version, ifMatch))
+	}
+	var live int64
+	if !exists || deleted {
+		live = 1
+	}
+	st, err = w.add(typ, id, raw, version+1, exists, live, p, where)
+	if err != nil {
+		return nil, false, err
+	}
+	return st, !exists || deleted, nil
+}
+
+// delete queues a deletion of typ/id: a new version marked deleted. A
+// missing or already deleted resource changes nothing (nil, nil).
+func (w *writer) delete(ctx context.Context, tx *sql.Tx, typ, id string, where int) (*Stored, error) {
+	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	if err != nil || !exists || deleted {
+		return nil, err
+	}
+	return w.add(typ, id, nil, version+1, true, -1, nil, where)
+}
+
+// resourcesPerInsert is the most new resources one INSERT stores; with
+// seven columns each that stays far below both engines' parameter limits.
+const resourcesPerInsert = 64
+
+// rowsPerInsert are the sizes of the multi-row INSERTs of index rows, tried
+// largest first. A few fixed sizes keep the number of distinct statements,
+// which are prepared and cached per connection, small.
+var rowsPerInsert = []int{256, 64, 16, 4, 1}
+
+// flush writes the queued versions in tx.
+func (w *writer) flush(ctx context.Context, tx *sql.Tx) error {
+	if len(w.todo) == 0 {
+		return nil
+	}
+	todo := w.todo
+	w.todo = nil
+	var fresh []pending
+	for _, p := range todo {
+		if !p.replace {
+			fresh = append(fresh, p)
+			continue
+		}
+		if err := w.replace(ctx, tx, p); err != nil {
+			return p.wrap(err)
+		}
+	}
+	for len(fresh) > 0 {
+		n := min(len(fresh), resourcesPerInsert)
+		if err := w.insertResources(ctx, tx, fresh[:n]); err != nil {
+			return err
+		}
+		fresh = fresh[n:]
+	}
+	return w.insertIndex(ctx, tx, todo)
+}
+
+// wrap attributes err to the bundle entry of p.
+func (p pending) wrap(err error) error {
+	if p.where < 0 {
+		return err
+	}
+	return withEntry(err, p.where)
+}
+
+// replace moves the current row of p's resource to history, overwrites it
+// with p's version and removes its index rows.
+func (w *writer) replace(ctx context.Context, tx *sql.Tx, p pending) error {
+	st := p.st
+	key := []any{w.orgID, st.Type, st.ID}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO fhir_resource_history (org_id, resource_type, id, version_id, last_updated, deleted, content)
+		SELECT org_id, resource_type, id, version_id, last_updated, deleted, content FROM fhir_resources
+		WHERE org_id = $1 AND resource_type = $2 AND id = $3`, key...); err != nil {
+		if isUniqueViolation(err) {
+			return errs.Wrap(err, errs.Conflict, fmt.Sprintf("%s was changed at the same time by another request; retry", st.Ref()))
+		}
+		return fmt.Errorf("fhir: keep history of %s: %w", st.Ref(), err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7
+		WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $8`,
+		w.orgID, st.Type, st.ID, st.VersionID, st.LastUpdated, st.Deleted, string(st.JSON), st.VersionID-1)
+	if err != nil {
+		return fmt.Errorf("fhir: store %s: %w", st.Ref(), err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n != 1 {
+		return errs.Conflictf("%s was changed at the same time by another request; retry", st.Ref())
+	}
+	if w.s.indexer == nil {
+		return nil
+	}
+	for _, t := range indexTables {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE org_id = $1 AND resource_type = $2 AND id = $3", key...); err != nil {
+			return fmt.Errorf("fhir: unindex %s: %w", st.Ref(), err)
+		}
+	}
+	return nil
+}
+
+// insertResources stores new resources with one INSERT.
+func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []pending) error {
+	var b strings.Builder
+	b.WriteString(w.s.insertInto())
+	b.WriteString("fhir_resources (org_id, resource_type, id, version_id, last_updated, deleted, content) VALUES ")
+	args := make([]any, 0, 7*len(ps))
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		args = append(args, w.orgID, p.st.Type, p.st.ID, p.st.VersionID, p.st.LastUpdated, p.st.Deleted, string(p.st.JSON))
+		w.s.placeholders(&b, len(args)-7, 7)
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		if isUniqueViolation(err) {
+			// Find the one that exists, to say which.
+			for _, p := range ps {
+				if _, _, exists, cerr := w.s.current(ctx, tx, w.orgID, p.st.Type, p.st.ID); cerr == nil && exists {
+					return p.wrap(errs.Wrap(err, errs.Conflict, fmt.Sprintf("%s already exists", p.st.Ref())))
+				}
+			}
+			return errs.Wrap(err, errs.Conflict, "a resource with the same id was stored at the same time; retry")
+		}
+		return fmt.Errorf("fhir: store %d resources: %w", len(ps), err)
+	}
+	return nil
+}
+
+// insertInto begins a multi-row INSERT. On SQLite it is INSERT OR FAIL: a
+// plain INSERT that may fail after some of its rows makes SQLite keep a
+// statement journal to undo just that statement, which costs more than a
+// tenth of the insert; OR FAIL keeps what the statement did before it
+// failed, and every caller fails the whole transaction then anyway.
+func (s *Store) insertInto() string {
+	if s.db.Dialect == db.SQLite {
+		return "INSERT OR FAIL INTO "
+	}
+	return "INSERT INTO "
+}
+
+// placeholders writes one row of n parameters, the first of which is
+// argument number from+1: "($4, $5, $6)" on PostgreSQL, "(?, ?, ?)" on
+// SQLite. SQLite looks up each numbered parameter's name by walking a list
+// of all of them when binding, which makes binding a statement of a few
+// thousand numbered parameters take longer than running it; anonymous ones
+// bind in order at no such cost.
+func (s *Store) placeholders(b *strings.Builder, from, n int) {
+	b.WriteByte('(')
+	for k := 0; k < n; k++ {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		if s.db.Dialect == db.SQLite {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(from + k + 1))
+		}
+	}
+	b.WriteByte(')')
+}
+
+// indexRow is an index entry with the resource it belongs to.
+type indexRow struct {
+	typ, id string
+	e       *IndexEntry
+}
+
+// insertIndex writes the index rows of ps, grouped by table.
+func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) error {
+	byKind := map[string][]indexRow{}
+	for _, p := range ps {
+		for i := range p.entries {
+			e := &p.entries[i]
+			if _, ok := indexColumns[e.Kind]; !ok {
+				return fmt.Errorf("fhir: index %s: unknown index kind %q", p.st.Ref(), e.Kind)
+			}
+			byKind[e.Kind] = append(byKind[e.Kind], indexRow{p.st.Type, p.st.ID, e})
+		}
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var b strings.Builder
+	for _, kind := range kinds {
+		rows := byKind[kind]
+		cols := indexColumns[kind]
+		for len(rows) > 0 {
+			n := 1
+			for _, size := range rowsPerInsert {
+				if size <= len(rows) {
+					n = size
+					break
+				}
+			}
+			b.Reset()
+			b.WriteString(w.s.insertInto())
+			b.WriteString("fhir_idx_")
+			b.WriteString(kind)
+			b.WriteString(" (org_id, resource_type, id, param, ")
+			b.WriteString(strings.Join(cols, ", "))
+			b.WriteString(") VALUES ")
+			width := 4 + len(cols)
+			args := make([]any, 0, n*width)
+			for r, row := range rows[:n] {
+				if r > 0 {
+					b.WriteString(", ")
+				}
+				args = append(args, w.orgID, row.typ, row.id, row.e.Param)
+				args = append(args, row.e.values()...)
+				w.s.placeholders(&b, len(args)-width, width)
+			}
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return fmt.Errorf("fhir: index %d %s rows: %w", n, kind, err)
+			}
+			rows = rows[n:]
+		}
+	}
+	return nil
+}
+
+// finish flushes the queued versions and announces every change of the
+// writer with one fhir.resources_changed job.
+func (w *writer) finish(ctx context.Context, tx *sql.Tx) error {
+	if err := w.flush(ctx, tx); err != nil {
+		return err
+	}
+	return w.s.announce(ctx, tx, w.orgID, &w.changes)
+}
+
+// CreateTx stores a new resource in tx under id, or a new random id when id
+// is empty, and announces it. An id in use is an errs.Conflict.
+func (s *Store) CreateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte) (*Stored, error) {
+	w := s.writer(orgID)
+	st, err := w.create(ctx, tx, typ, id, false, raw, nil, -1)
+	if err != nil {
+		return nil, err
+	}
+	return st, w.finish(ctx, tx)
+}
+
+// UpdateTx stores raw as the next version of typ/id in tx, creating the
+// resource when it does not exist (created is then true). When ifMatch is
+// not zero the current version must equal it, else errs.PreconditionFailed.
+func (s *Store) UpdateTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string, raw []byte, ifMatch int64) (st *Stored, created bool, err error) {
+	w := s.writer(orgID)
+	st, created, err = w.update(ctx, tx, typ, id, raw, ifMatch, nil, -1)
+	if err != nil {
+		return nil, false, err
+	}
+	return st, created, w.finish(ctx, tx)
+}
+
+// DeleteTx marks typ/id deleted in tx with a new version, keeping its
+// history. Deleting a missing or already deleted resource changes nothing
+// and returns nil.
+func (s *Store) DeleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (*Stored, error) {
+	w := s.writer(orgID)
+	st, err := w.delete(ctx, tx, typ, id, -1)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	return st, w.finish(ctx, tx)
+}
+
+// PutTx stores rs for the organisation in tx, each as the next version of
+// its id (version 1 when new), and inserts one fhir.resources_changed job
+// for the batch. Nothing is stored if any resource is invalid.
+func (s *Store) PutTx(ctx context.Context, tx *sql.Tx, orgID string, rs []Resource) ([]Stored, error) {
+	for _, r := range rs {
+		if err := check(r); err != nil {
+			return nil, err
+		}
+	}
+	w := s.writer(orgID)
+	out := make([]Stored, 0, len(rs))
+	seen := map[string]bool{}
+	for _, r := range rs {
+		// A resource given twice: its first version must be stored before
+		// the second reads the current version.
+		if key := r.Type + "/" + r.ID; seen[key] {
+			if err := w.flush(ctx, tx); err != nil {
+				return nil, err
+			}
+			clear(seen)
+		}
+		seen[r.Type+"/"+r.ID] = true
+		st, _, err := w.update(ctx, tx, r.Type, r.ID, r.JSON, 0, nil, -1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *st)
+	}
+	return out, w.finish(ctx, tx)
+}
