@@ -56,6 +56,14 @@ func TestImportAndAPIKeys(t *testing.T) {
 		t.Fatalf("import without paths: %d %q", code, stderr)
 	}
 
+	code, out, stderr = runCmd(t, "reindex", "--data-dir", data, "--org", "riverside-family-clinic", "--type", "Observation")
+	if code != 0 || !regexp.MustCompile(`Reindexed [1-9]\d* resources of Riverside Family Clinic`).MatchString(out) {
+		t.Fatalf("reindex: %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runCmd(t, "reindex", "--data-dir", data, "--org", "riverside-family-clinic", "--type", "Nothing"); code != exitUsage || !strings.Contains(stderr, "not a FHIR R4 resource type") {
+		t.Fatalf("reindex of a bad type: %d %s", code, stderr)
+	}
+
 	code, out, _ = runCmd(t, "apikey", "create", "--data-dir", data, "--org", "riverside-family-clinic", "--name", "lab system")
 	token := regexp.MustCompile(`clk_[A-Za-z0-9_]+`).FindString(out)
 	if code != 0 || token == "" {

@@ -34,6 +34,7 @@ Commands:
   migrate   bring the database schema up to date and exit
   apikey    issue, list and revoke API keys for the FHIR API
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
+  reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
   version   print the version
   help      print this text
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdImport(ctx, rest, stdout, stderr, getenv)
 	case "apikey":
 		err = cmdAPIKey(ctx, rest, stdout, stderr, getenv)
+	case "reindex":
+		err = cmdReindex(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "careloop", versionString())
 		return exitOK

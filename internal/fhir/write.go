@@ -210,8 +210,13 @@ func (w *writer) replace(ctx context.Context, tx *sql.Tx, p pending) error {
 	if w.s.indexer == nil {
 		return nil
 	}
+	return w.unindex(ctx, tx, st)
+}
+
+// unindex removes the index rows of st's resource.
+func (w *writer) unindex(ctx context.Context, tx *sql.Tx, st *Stored) error {
 	for _, t := range indexTables {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE org_id = $1 AND resource_type = $2 AND id = $3", key...); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE org_id = $1 AND resource_type = $2 AND id = $3", w.orgID, st.Type, st.ID); err != nil {
 			return fmt.Errorf("fhir: unindex %s: %w", st.Ref(), err)
 		}
 	}
