@@ -20,7 +20,11 @@ import (
 type Principal struct {
 	OrgID   string // the organisation whose data the caller reaches
 	Subject string // who: an account or a machine client
-	Kind    string // "api-key", "user", ...
+	Kind    string // "api-key", "client", "user", ...
+	// Scopes are the SMART scopes granted to a machine client ("client"),
+	// in canonical v2 form (system/Observation.rs); nil for callers whose
+	// access scopes do not limit. Shared: do not modify.
+	Scopes []string
 }
 
 // Interaction names a FHIR interaction, for the policy.

@@ -85,22 +85,22 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	// Selective parameters (tokens, references, strings) pick candidate
-	// resources; range parameters (dates, quantities, numbers) then filter
-	// the candidates through their per-resource index, unless nothing else
-	// narrows the search.
-	isRange := map[string]bool{}
-	selective := false
+	// One parameter picks the candidate resources (IN): the one likely to
+	// match fewest, by its kind (see driverRank). Every other parameter
+	// then filters the candidates through their own index rows (EXISTS),
+	// where its form allows. Without this a search for a common code and a
+	// patient's reference, on a database without planner statistics,
+	// gathered every resource with the code first: 0.8 s instead of
+	// milliseconds at a million resources.
+	driver, best := "", 1<<30
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, ":")
 		name, _, _ = strings.Cut(name, ".")
 		if resultParams[name] {
 			continue
 		}
-		if p, ok := s.params(typ, name); ok && !strings.ContainsAny(k, ".:") && (p.Type == "date" || p.Type == "quantity" || p.Type == "number") {
-			isRange[k] = true
-		} else {
-			selective = true
+		if r := s.driverRank(typ, k); r < best {
+			driver, best = k, r
 		}
 	}
 	var filters []string
@@ -110,8 +110,8 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		if resultParams[name] {
 			continue
 		}
-		filter := isRange[k] && selective
-		for _, v := range params[k] {
+		for i, v := range params[k] {
+			filter := k != driver || i > 0
 			cond, err := s.condition(q, typ, k, v, 0, filter)
 			if err != nil {
 				if lenient && errs.CodeOf(err) == errs.Invalid {
@@ -270,6 +270,57 @@ func (s *Searcher) order(q *query, typ, sortParam string) (string, bool, error) 
 	return strings.Join(parts, ", ") + ", r.id", false, nil
 }
 
+// perResource makes a filter subquery over an index table read the
+// candidate's own rows through the table's per-resource index. SQLite,
+// without statistics, prefers the index matching more columns, the value
+// index, and would read every row of a common code for every candidate.
+func (s *Searcher) perResource(sub string) string {
+	if s.db.Dialect != db.SQLite {
+		return sub
+	}
+	rest, ok := strings.CutPrefix(sub, "SELECT x.id FROM ")
+	if !ok {
+		return sub
+	}
+	table, after, ok := strings.Cut(rest, " x WHERE ")
+	if !ok || !strings.HasPrefix(table, "fhir_idx_") || strings.ContainsAny(table, " ()") {
+		return sub
+	}
+	return "SELECT x.id FROM " + table + " x INDEXED BY " + table + "_res WHERE " + after
+}
+
+// driverRank ranks a search parameter key by how few resources it is
+// likely to match, lowest first: _id; a reference (to one resource, mostly
+// a patient or an encounter); an identifier; other tokens, strings, uris
+// and composites; dates, quantities and numbers, which match ranges;
+// chains and reverse chains, which are subqueries of their own.
+func (s *Searcher) driverRank(typ, key string) int {
+	name, modifier, _ := strings.Cut(key, ":")
+	if strings.Contains(key, ".") || strings.HasPrefix(key, "_has") {
+		return 6
+	}
+	if name == "_id" {
+		return 0
+	}
+	if modifier == "missing" || modifier == "not" {
+		return 5
+	}
+	p, ok := s.params(typ, name)
+	if !ok {
+		return 5
+	}
+	switch {
+	case p.Type == "reference":
+		return 1
+	case name == "identifier":
+		return 2
+	case p.Type == "date" || p.Type == "quantity" || p.Type == "number":
+		return 4
+	default:
+		return 3
+	}
+}
+
 // maxChain bounds chained and reverse-chained parameters.
 const maxChain = 3
 
@@ -277,15 +328,17 @@ const maxChain = 3
 // resources of typ. depth counts chaining. A filter condition looks up r's
 // own index rows (EXISTS) instead of selecting every matching resource (IN).
 func (s *Searcher) condition(q *query, typ, key, value string, depth int, filter bool) (string, error) {
-	ids, err := s.idSet(q, typ, key, value, depth, "r.org_id")
+	// $1 is the organisation: a subquery naming r.org_id instead would be
+	// correlated, and SQLite would run it again for every candidate.
+	ids, err := s.idSet(q, typ, key, value, depth, "$1")
 	if err != nil {
 		return "", err
 	}
 	if filter && strings.HasPrefix(strings.TrimPrefix(ids, "NOT "), "SELECT x.id FROM ") {
 		if sub, ok := strings.CutPrefix(ids, "NOT "); ok {
-			return "NOT EXISTS (" + sub + " AND x.id = r.id)", nil
+			return "NOT EXISTS (" + s.perResource(sub) + " AND x.id = r.id)", nil
 		}
-		return "EXISTS (" + ids + " AND x.id = r.id)", nil
+		return "EXISTS (" + s.perResource(ids) + " AND x.id = r.id)", nil
 	}
 	if strings.HasPrefix(ids, "NOT ") {
 		return "r.id NOT IN (" + strings.TrimPrefix(ids, "NOT ") + ")", nil
@@ -444,7 +497,7 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 	if !ok || p.Type != "reference" {
 		return "", errs.Invalidf(key, "%s has no reference parameter %q", other, refParam)
 	}
-	inner, err := s.idSet(q, other, rest, value, depth+1, "r.org_id")
+	inner, err := s.idSet(q, other, rest, value, depth+1, "$1")
 	if err != nil {
 		return "", err
 	}

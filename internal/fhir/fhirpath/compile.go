@@ -87,6 +87,8 @@ func compile(src string, a ast, ctxPath string) (evaluator, string, error) {
 			return &logic{op: a.op, l: l, r: r}, "", nil
 		case "in", "contains":
 			return &membership{op: a.op, l: l, r: r}, "", nil
+		case "+", "-", "*", "/", "div", "mod", "&":
+			return &arith{op: a.op, l: l, r: r}, "", nil
 		default:
 			return &compare{op: a.op, l: l, r: r}, "", nil
 		}
@@ -94,8 +96,10 @@ func compile(src string, a ast, ctxPath string) (evaluator, string, error) {
 		switch a.name {
 		case "$this":
 			return thisEval{}, ctxPath, nil
-		case "%resource", "%rootResource", "%context":
+		case "%resource", "%context":
 			return rootEval{}, "", nil
+		case "%rootResource":
+			return rootEval{root: true}, "", nil
 		case "%ucum":
 			return &literal{node: Node{Value: "http://unitsofmeasure.org", Type: "string"}}, "", nil
 		case "%sct":
@@ -235,6 +239,41 @@ func compileFunc(src string, a *astFunc, inPath string) (evaluator, string, erro
 			return nil, "", err
 		}
 		return &strFn{name: a.name}, inPath, nil
+	case "substring":
+		if err := nargs(1, 2); err != nil {
+			return nil, "", err
+		}
+		fn := &strFn{name: a.name, length: -1}
+		var err error
+		if fn.start, err = intArg(src, a.args[0]); err != nil {
+			return nil, "", err
+		}
+		if len(a.args) == 2 {
+			if fn.length, err = intArg(src, a.args[1]); err != nil {
+				return nil, "", err
+			}
+		}
+		return fn, inPath, nil
+	case "union", "combine", "intersect", "exclude", "subsetOf", "supersetOf":
+		if err := nargs(1, 1); err != nil {
+			return nil, "", err
+		}
+		// The argument is evaluated on $this, as the rest of the
+		// expression the function is part of, not on the function's input.
+		arg, _, err := compile(src, a.args[0], "")
+		if err != nil {
+			return nil, "", err
+		}
+		p := inPath
+		if a.name == "subsetOf" || a.name == "supersetOf" {
+			p = ""
+		}
+		return &setFn{name: a.name, arg: arg}, p, nil
+	case "htmlChecks":
+		if err := nargs(0, 0); err != nil {
+			return nil, "", err
+		}
+		return htmlFn{}, "", nil
 	case "iif":
 		if err := nargs(2, 3); err != nil {
 			return nil, "", err

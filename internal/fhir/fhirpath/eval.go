@@ -17,12 +17,20 @@ type evaluator interface {
 	eval(c *evalCtx, focus, dst []Node) []Node
 }
 
-// evalCtx is the per-call state of an evaluation: the root resource and a
-// free list of scratch collections, reused across calls through ctxPool.
+// evalCtx is the per-call state of an evaluation: the root resource, the
+// current $this (the item a where, select, exists or all criterion is
+// evaluated on, or the focus of the whole expression), the environment of
+// EvalEnv and Test, and a free list of scratch collections, reused across
+// calls through ctxPool.
 type evalCtx struct {
 	root  Node
 	focus [1]Node
+	this  []Node
 	free  [][]Node
+
+	env              *Env
+	resource, rootRs Node
+	haveRes, haveRR  bool
 }
 
 var ctxPool = sync.Pool{New: func() any { return new(evalCtx) }}
@@ -125,7 +133,7 @@ func seq(a, b evaluator) evaluator {
 func emptyIn(e evaluator) bool {
 	switch x := e.(type) {
 	case *member, *typeRoot, *where, *selectFn, *indexer, *skipTake, *typeFilter,
-		*typeTest, resolveFn, *extensionFn, *strFn, thisEval, emptyLit:
+		*typeTest, resolveFn, *extensionFn, *strFn, thisEval, emptyLit, htmlFn:
 		return true
 	case *collFn:
 		switch x.name {
@@ -223,14 +231,37 @@ type thisEval struct{}
 
 func (thisEval) eval(c *evalCtx, focus, dst []Node) []Node { return append(dst, focus...) }
 
-// rootEval is %resource: the resource being evaluated.
-type rootEval struct{}
+// rootEval is %resource, or %rootResource when root is set: the resource
+// being evaluated, from the Env when there is one.
+type rootEval struct{ root bool }
 
-func (rootEval) eval(c *evalCtx, focus, dst []Node) []Node {
-	if c.root.Value == nil {
+func (e rootEval) eval(c *evalCtx, focus, dst []Node) []Node {
+	n := c.root
+	if c.env != nil {
+		n = c.envResource(e.root)
+	}
+	if n.Value == nil {
 		return dst
 	}
-	return append(dst, c.root)
+	return append(dst, n)
+}
+
+// envResource returns %resource or %rootResource from the Env, calling its
+// functions at most once per evaluation.
+func (c *evalCtx) envResource(root bool) Node {
+	if root && c.env.RootResource != nil {
+		if !c.haveRR {
+			c.rootRs, c.haveRR = c.env.RootResource(), true
+		}
+		return c.rootRs
+	}
+	if !c.haveRes {
+		if c.env.Resource != nil {
+			c.resource = c.env.Resource()
+		}
+		c.haveRes = true
+	}
+	return c.resource
 }
 
 // union is l | r: both, without duplicates.
@@ -323,8 +354,10 @@ func tri(r []Node) (value, known bool) {
 type where struct{ crit evaluator }
 
 func (e *where) eval(c *evalCtx, focus, dst []Node) []Node {
+	outer := c.this
 	for _, n := range focus {
 		one := c.one(n)
+		c.this = one
 		r := e.crit.eval(c, one, c.get())
 		v, known := tri(r)
 		c.put(r)
@@ -333,6 +366,7 @@ func (e *where) eval(c *evalCtx, focus, dst []Node) []Node {
 			dst = append(dst, n)
 		}
 	}
+	c.this = outer
 	return dst
 }
 
@@ -340,11 +374,14 @@ func (e *where) eval(c *evalCtx, focus, dst []Node) []Node {
 type selectFn struct{ proj evaluator }
 
 func (e *selectFn) eval(c *evalCtx, focus, dst []Node) []Node {
+	outer := c.this
 	for _, n := range focus {
 		one := c.one(n)
+		c.this = one
 		dst = e.proj.eval(c, one, dst)
 		c.put(one)
 	}
+	c.this = outer
 	return dst
 }
 
@@ -358,8 +395,11 @@ func (e *existsFn) eval(c *evalCtx, focus, dst []Node) []Node {
 	if e.crit == nil {
 		return append(dst, boolNode(len(focus) > 0))
 	}
+	outer := c.this
+	defer func() { c.this = outer }()
 	for _, n := range focus {
 		one := c.one(n)
+		c.this = one
 		r := e.crit.eval(c, one, c.get())
 		v, known := tri(r)
 		c.put(r)
@@ -409,9 +449,10 @@ func (e *collFn) eval(c *evalCtx, focus, dst []Node) []Node {
 		return dedupe(append(dst, focus...), start)
 	case "isDistinct":
 		start := len(dst)
-		n := len(dedupe(append(dst, focus...), start)) - start
-		clear(dst[start : start+n])
-		return append(dst[:start], boolNode(n == len(focus)))
+		buf := dedupe(append(dst, focus...), start)
+		n := len(buf) - start
+		clear(buf[start:])
+		return append(buf[:start], boolNode(n == len(focus)))
 	case "hasValue":
 		return append(dst, boolNode(len(focus) == 1 && isPrimitive(focus[0].Value)))
 	case "allTrue", "anyTrue", "allFalse", "anyFalse":
@@ -454,6 +495,8 @@ func (e *collFn) eval(c *evalCtx, focus, dst []Node) []Node {
 	}
 	return dst
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isPrimitive(v any) bool {
 	switch v.(type) {
@@ -642,9 +685,10 @@ func (e *extensionFn) eval(c *evalCtx, focus, dst []Node) []Node {
 
 // strFn is a string function applied to each string item.
 type strFn struct {
-	name string
-	arg  string
-	re   *regexp.Regexp
+	name          string
+	arg           string
+	re            *regexp.Regexp
+	start, length int // of substring; length -1 for the rest
 }
 
 func (e *strFn) eval(c *evalCtx, focus, dst []Node) []Node {
@@ -668,6 +712,16 @@ func (e *strFn) eval(c *evalCtx, focus, dst []Node) []Node {
 			dst = append(dst, Node{Value: strings.ToUpper(s), Type: "string", Path: n.Path})
 		case "length":
 			dst = append(dst, Node{Value: json.Number(strconv.Itoa(len([]rune(s)))), Type: "integer"})
+		case "substring":
+			r := []rune(s)
+			if e.start >= len(r) {
+				continue
+			}
+			r = r[e.start:]
+			if e.length >= 0 && e.length < len(r) {
+				r = r[:e.length]
+			}
+			dst = append(dst, Node{Value: string(r), Type: "string", Path: n.Path})
 		}
 	}
 	return dst
@@ -778,11 +832,29 @@ func equivalent(a, b any) bool {
 	return equal(a, b)
 }
 
-// order compares two numbers or two strings.
+// order compares two numbers, two Quantities in the same unit, two dates
+// or times (strings that parse as such, compared as points in time at the
+// precision they share), or two strings.
 func order(a, b any) (int, bool) {
 	if x, ok := a.(string); ok {
 		y, ok := b.(string)
-		return strings.Compare(x, y), ok
+		if !ok {
+			return 0, false
+		}
+		if len(x) >= 4 && len(y) >= 4 && isDigit(x[0]) && isDigit(y[0]) {
+			if mx, ok := parseMoment(x); ok {
+				if my, ok := parseMoment(y); ok {
+					return compareMoments(mx, my)
+				}
+			}
+		}
+		return strings.Compare(x, y), true
+	}
+	if x, ok := a.(map[string]any); ok {
+		if y, ok := b.(map[string]any); ok {
+			return compareQuantities(x, y)
+		}
+		return 0, false
 	}
 	fa, ok1 := number(a)
 	fb, ok2 := number(b)
@@ -890,6 +962,52 @@ func (e *iif) eval(c *evalCtx, focus, dst []Node) []Node {
 	}
 	if e.otherwise != nil {
 		return e.otherwise.eval(c, focus, dst)
+	}
+	return dst
+}
+
+// setFn is union(other), combine(other), intersect(other), exclude(other),
+// subsetOf(other) and supersetOf(other). other is evaluated on $this.
+type setFn struct {
+	name string
+	arg  evaluator
+}
+
+func (e *setFn) eval(c *evalCtx, focus, dst []Node) []Node {
+	other := e.arg.eval(c, c.this, c.get())
+	defer c.put(other)
+	in := func(n Node, coll []Node) bool {
+		for _, m := range coll {
+			if equal(n.Value, m.Value) {
+				return true
+			}
+		}
+		return false
+	}
+	start := len(dst)
+	switch e.name {
+	case "union":
+		return dedupe(append(append(dst, focus...), other...), start)
+	case "combine":
+		return append(append(dst, focus...), other...)
+	case "intersect", "exclude":
+		for _, n := range focus {
+			if in(n, other) == (e.name == "intersect") && (e.name == "exclude" || !in(n, dst[start:])) {
+				dst = append(dst, n)
+			}
+		}
+		return dst
+	case "subsetOf", "supersetOf":
+		sub, super := focus, other
+		if e.name == "supersetOf" {
+			sub, super = other, focus
+		}
+		for _, n := range sub {
+			if !in(n, super) {
+				return append(dst, boolNode(false))
+			}
+		}
+		return append(dst, boolNode(true))
 	}
 	return dst
 }

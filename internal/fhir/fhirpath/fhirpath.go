@@ -1,5 +1,6 @@
 // Package fhirpath evaluates the subset of FHIRPath that FHIR R4 search
-// parameter definitions use, over resources decoded from JSON.
+// parameter definitions and the invariants of the R4 element definitions
+// use, over resources decoded from JSON.
 //
 // Resources are the map[string]any a json.Decoder with UseNumber produces
 // (float64 numbers are accepted too). There is no schema: element types
@@ -20,15 +21,27 @@
 //   - indexer [n] with an integer literal
 //   - literals: 'strings' with escapes, integers, decimals, true, false, {}
 //   - operators: | (union), = != ~ !~, < <= > >=, and or xor implies (three-valued),
-//     in, contains (membership), is T, as T
+//     in, contains (membership), is T, as T, arithmetic on numbers
+//     (+ - * / div mod), concatenation of strings (+ and &)
+//   - order (< <= > >=) of numbers, of strings, of dates and times (strings
+//     that parse as FHIR date, dateTime, instant or time, compared as points
+//     in time at the precision they share: empty when that cannot decide)
+//     and of Quantities with the same unit
 //   - functions: where(c), select(p), exists(), exists(c), all(c), empty(), not(),
 //     first(), last(), tail(), single(), skip(n), take(n), count(), distinct(),
 //     isDistinct(), hasValue(), allTrue(), anyTrue(), allFalse(), anyFalse(),
 //     ofType(T), as(T), is(T), resolve() (the type only: 'resolve() is Patient'),
 //     extension('url'), children(), descendants(), iif(c, a[, b]), trace(name),
 //     startsWith('s'), endsWith('s'), contains('s'), matches('re'),
-//     lower(), upper(), length(), toString()
-//   - $this, %resource, %rootResource, %context, %ucum, %sct, %loinc
+//     lower(), upper(), length(), toString(), substring(start[, length]),
+//     union(c), combine(c), intersect(c), exclude(c), subsetOf(c),
+//     supersetOf(c) (c evaluated on $this), and FHIR's htmlChecks() (an
+//     XHTML div of the elements narratives allow, with some content)
+//   - $this, %resource, %rootResource, %context, %ucum, %sct, %loinc; with
+//     EvalEnv and Test, %resource and %rootResource come from an Env
+//
+// Reads tells which part of the focus and of %resource an expression may
+// read, so that a caller can decode only that part of a large document.
 //
 // Types named in 'as', 'is' and ofType may be qualified (FHIR.Quantity,
 // System.String). Age, Count, Distance, Duration, SimpleQuantity and
@@ -37,12 +50,13 @@
 //
 // # Not supported
 //
-// Arithmetic and string concatenation (+ - * / div mod &), date, time and
-// quantity literals (@2024-01-01, 5 'mg'), $index and $total, other
-// environment variables, and every other function (memberOf, repeat,
-// aggregate, now, today, conversions, ...): Compile rejects them with an
-// *Error giving the position. Function arguments other than the criteria of
-// where/select/exists/all/iif must be literals.
+// Date, time and quantity literals (@2024-01-01, 5 'mg'), date and quantity
+// arithmetic, unary minus other than on number literals, $index and $total,
+// other environment variables, and every other function (memberOf, repeat,
+// aggregate, now, today, conformsTo, memberOf, conversions, ...): Compile rejects them
+// with an *Error giving the position. Function arguments other than the
+// criteria of where/select/exists/all/iif and the collections of the set
+// functions must be literals.
 //
 // Deviations from FHIRPath that do not matter for search: where FHIRPath
 // would signal an error (such as 'as' on several items) the evaluation goes
@@ -72,8 +86,9 @@ type Node struct {
 
 // Expr is a compiled expression. It is safe for concurrent use.
 type Expr struct {
-	src string
-	ev  evaluator
+	src             string
+	ev              evaluator
+	focus, resource *Shape // what it reads, see Reads
 }
 
 // Error is a syntax error or an unsupported construct found by Compile.
@@ -102,7 +117,8 @@ func Compile(expr string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Expr{src: expr, ev: ev}, nil
+	focus, resource := analyze(a)
+	return &Expr{src: expr, ev: ev, focus: focus, resource: resource}, nil
 }
 
 // MustCompile is like Compile but panics on error. It is meant for
@@ -127,7 +143,7 @@ func (e *Expr) Eval(resource map[string]any) []Node {
 	}
 	rt, _ := resource["resourceType"].(string)
 	root := Node{Value: resource, Type: rt, Path: rt}
-	return e.run(root, root)
+	return e.run(root, root, nil)
 }
 
 // EvalNode evaluates the expression with focus as its input and resource
@@ -140,13 +156,49 @@ func (e *Expr) EvalNode(resource map[string]any, focus Node) []Node {
 		rt, _ := resource["resourceType"].(string)
 		root = Node{Value: resource, Type: rt, Path: rt}
 	}
-	return e.run(root, focus)
+	return e.run(root, focus, nil)
 }
 
-func (e *Expr) run(root, focus Node) []Node {
-	c := ctxPool.Get().(*evalCtx)
-	c.root = root
-	c.focus[0] = focus
+// Env gives the environment variables of an evaluation by EvalEnv or Test.
+// Each function is called at most once per evaluation, and only when the
+// expression reads the variable, so that a caller can build the resource
+// lazily (see Expr.Reads).
+type Env struct {
+	// Resource returns %resource (and %context): the resource that holds
+	// the focus. Nil, or a Node without Value, means there is none.
+	Resource func() Node
+	// RootResource returns %rootResource: the resource that contains
+	// %resource when that is a contained resource. Nil means %resource.
+	RootResource func() Node
+}
+
+// EvalEnv evaluates the expression with focus as its input, taking
+// %resource and %rootResource from env (which may be nil: no resource).
+func (e *Expr) EvalEnv(env *Env, focus Node) []Node {
+	if env == nil {
+		env = &Env{}
+	}
+	return e.run(Node{}, focus, env)
+}
+
+// Test evaluates the expression as a boolean with focus as its input and
+// %resource and %rootResource from env (which may be nil), as for the
+// invariants of FHIR element definitions. known is false when the result
+// is empty or has several items; a single non-boolean item is true.
+func (e *Expr) Test(env *Env, focus Node) (value, known bool) {
+	if env == nil {
+		env = &Env{}
+	}
+	c := e.begin(Node{}, focus, env)
+	buf := e.ev.eval(c, c.focus[:], c.get())
+	value, known = tri(buf)
+	c.put(buf)
+	c.end()
+	return value, known
+}
+
+func (e *Expr) run(root, focus Node, env *Env) []Node {
+	c := e.begin(root, focus, env)
 	buf := e.ev.eval(c, c.focus[:], c.get())
 	var out []Node
 	if len(buf) > 0 {
@@ -154,8 +206,27 @@ func (e *Expr) run(root, focus Node) []Node {
 		copy(out, buf)
 	}
 	c.put(buf)
+	c.end()
+	return out
+}
+
+func (e *Expr) begin(root, focus Node, env *Env) *evalCtx {
+	c := ctxPool.Get().(*evalCtx)
+	c.root = root
+	c.focus[0] = focus
+	c.this = c.focus[:]
+	c.env = env
+	return c
+}
+
+// end clears what the context holds of the evaluation and returns it to
+// the pool.
+func (c *evalCtx) end() {
 	c.root = Node{}
 	c.focus[0] = Node{}
+	c.this = nil
+	c.env = nil
+	c.resource, c.rootRs = Node{}, Node{}
+	c.haveRes, c.haveRR = false, false
 	ctxPool.Put(c)
-	return out
 }

@@ -354,9 +354,9 @@ func TestCompileErrors(t *testing.T) {
 		msg    string
 	}{
 		{"", 0, "empty expression"},
-		{"Observation.value + 1", 18, "operator '+' is not supported"},
-		{"Observation.value * 2", 18, "operator '*' is not supported"},
-		{"Patient.name.given & ' ' ", 19, "operator '&' is not supported"},
+		{"Observation.value + ", 20, "unexpected end of expression"},
+		{"Observation.conformsTo('http://x')", 12, "function conformsTo() is not supported"},
+		{"Patient.name.given.substring(given)", 29, "expected a non-negative integer literal"},
 		{"Patient.birthDate > @2020-01-01", 20, "date/time literals"},
 		{"Patient.name.memberOf('http://vs')", 13, "function memberOf() is not supported"},
 		{"Observation.code.repeat(coding)", 17, "function repeat() is not supported"},

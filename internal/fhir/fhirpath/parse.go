@@ -11,8 +11,8 @@ package fhirpath
 //	< > <= >=
 //	|
 //	is as
-//	+ - &          (rejected: arithmetic is not needed for search)
-//	* / div mod    (rejected)
+//	+ - &
+//	* / div mod
 //	unary + -      (only on number literals)
 //	. []           (invocation and indexer)
 
@@ -200,8 +200,6 @@ func (p *parser) expr(minPrec int) (ast, error) {
 		}
 		p.next()
 		switch {
-		case prec >= 9:
-			return nil, errAt(p.src, t.pos, "operator '"+t.text+"' is not supported (no arithmetic or string concatenation)")
 		case t.text == "is" || t.text == "as":
 			typ, err := p.typeSpecifier()
 			if err != nil {

@@ -2,7 +2,9 @@
 // careloop's FHIR API needs at run time: the resource type names, every
 // search parameter of every resource type, and the structure of the
 // first-class resource types and the datatypes they use (elements,
-// cardinalities, types, required value-set bindings, primitive regexes).
+// cardinalities, types, the target types of references, required value-set
+// bindings, primitive regexes, and the invariants of severity error with
+// their FHIRPath expressions).
 //
 // The tables live in the *_gen.go files. They are generated from the
 // official definitions shipped as JSON by the npm package

@@ -209,6 +209,56 @@ func TestStructure(t *testing.T) {
 	}
 }
 
+func TestTargetsAndConstraints(t *testing.T) {
+	if got := Elements("Observation")["subject"].Targets; !slices.Equal(got, []string{"Patient", "Group", "Device", "Location"}) {
+		t.Errorf("Observation.subject targets = %v", got)
+	}
+	if got := Elements("Observation")["focus"].Targets; got != nil {
+		t.Errorf("Observation.focus targets = %v, want nil (any resource)", got)
+	}
+	if got := Elements("Observation")["status"].Targets; got != nil {
+		t.Errorf("Observation.status targets = %v", got)
+	}
+	keys := func(e *Element) []string {
+		var out []string
+		for _, c := range e.Constraints() {
+			if c.Element != e && e.ContentRef == "" {
+				t.Errorf("%s: constraint %s names element %s", e.Path, c.Key, c.Element.Path)
+			}
+			if c.Human == "" || c.Expression == "" {
+				t.Errorf("%s: constraint %+v is incomplete", e.Path, c)
+			}
+			out = append(out, c.Key)
+		}
+		return out
+	}
+	for path, want := range map[string][]string{
+		"Observation":             {"dom-2", "dom-3", "dom-4", "dom-5", "obs-6", "obs-7"},
+		"Observation.status":      nil, // ele-1 comes with its type, not the element
+		"Patient.contact":         {"pat-1"},
+		"Organization.telecom":    {"org-3"},
+		"Period":                  {"ele-1", "per-1"},
+		"Age":                     {"age-1", "ele-1", "qty-3"},
+		"Questionnaire.item":      {"que-1", "que-10", "que-11", "que-12", "que-13", "que-3", "que-4", "que-5", "que-6", "que-8", "que-9"},
+		"Extension":               {"ele-1", "ext-1"},
+		"Extension.extension":     nil,
+		"Reference":               {"ele-1", "ref-1"},
+		"Questionnaire.item.item": {"que-1", "que-10", "que-11", "que-12", "que-13", "que-3", "que-4", "que-5", "que-6", "que-8", "que-9"},
+	} {
+		typ, rel, _ := strings.Cut(path, ".")
+		e := Elements(typ)[rel]
+		got := keys(e)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s constraints = %v, want %v", path, got, want)
+		}
+	}
+	types := Types()
+	if !slices.IsSorted(types) || !slices.Contains(types, "Patient") || !slices.Contains(types, "Period") || slices.Contains(types, "Claim") {
+		t.Errorf("Types() = %v", types)
+	}
+}
+
 func TestPrimitives(t *testing.T) {
 	cases := map[string]struct{ ok, bad []string }{
 		"id":           {[]string{"a", "abc-1.2", strings.Repeat("a", 64)}, []string{"", "a b", "a_b", strings.Repeat("a", 65)}},

