@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -20,9 +21,14 @@ const (
 	// checkpointEvery is how often the checkpointer looks at the WAL.
 	checkpointEvery = 250 * time.Millisecond
 	// walRestartFrames bounds the WAL (in pages of 4 KiB): past it the
-	// checkpointer runs a RESTART checkpoint, which waits for the writer to
-	// pause, so that the WAL starts again from its beginning.
+	// checkpointer tries a RESTART checkpoint, so that the WAL starts again
+	// from its beginning. A RESTART holds the writer's lock while it waits
+	// for readers of older snapshots: the checkpointer's connection waits
+	// at most checkpointBusy for them and then gives up until the next
+	// try, restartEvery later, so that writers are never held up long.
 	walRestartFrames = 65536
+	restartEvery     = 10 * time.Second
+	checkpointBusy   = 50 * time.Millisecond
 	// walSizeLimit is the size the WAL file is truncated to when it is
 	// restarted (journal_size_limit).
 	walSizeLimit = 64 << 20
@@ -49,6 +55,7 @@ func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	var lastRestart time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -56,8 +63,11 @@ func (c *checkpointer) run(ctx context.Context) {
 		case <-t.C:
 		}
 		frames, err := c.checkpoint(ctx, "PASSIVE")
-		if err == nil && frames > walRestartFrames {
-			_, err = c.checkpoint(ctx, "RESTART")
+		if err == nil && frames > walRestartFrames && time.Since(lastRestart) >= restartEvery {
+			lastRestart = time.Now()
+			if _, rerr := c.checkpoint(ctx, "RESTART"); rerr != nil && !strings.Contains(rerr.Error(), "SQLITE_BUSY") {
+				err = rerr
+			}
 		}
 		if err != nil && ctx.Err() == nil && c.log != nil {
 			c.log.Warn("sqlite checkpoint failed; will retry", "err", err)

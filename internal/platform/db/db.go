@@ -128,7 +128,8 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	ckpt, err := sql.Open(sqliteDriverName, base+fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit))
+	ckptBase := strings.Replace(base, "busy_timeout(10000)", fmt.Sprintf("busy_timeout(%d)", checkpointBusy.Milliseconds()), 1)
+	ckpt, err := sql.Open(sqliteDriverName, ckptBase+fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit))
 	if err != nil {
 		write.Close()
 		read.Close()
@@ -187,6 +188,13 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// Statements are prepared once per connection; PostgreSQL would soon
+	// plan them once for any parameters (a generic plan). A FHIR search
+	// for a patient's readings and one for a code every patient has need
+	// different plans: a generic plan made searches 40 times slower.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
 	n := o.MaxConns
 	if n <= 0 {
