@@ -33,6 +33,7 @@ Commands:
   serve     serve careloop on an existing or new database
   migrate   bring the database schema up to date and exit
   apikey    issue, list and revoke API keys for the FHIR API
+  client    register, list and revoke backend clients (OAuth, SMART Backend Services)
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
   reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdImport(ctx, rest, stdout, stderr, getenv)
 	case "apikey":
 		err = cmdAPIKey(ctx, rest, stdout, stderr, getenv)
+	case "client":
+		err = cmdClient(ctx, rest, stdout, stderr, getenv)
 	case "reindex":
 		err = cmdReindex(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":

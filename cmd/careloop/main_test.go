@@ -209,6 +209,27 @@ func TestDemoSeedsServesAndReusesItsData(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok" {
 		t.Errorf("healthz %d %q", code, body)
 	}
+	// The demo patient signs in with the printed password; the secret key
+	// that seals second factors was made, private, in the data folder.
+	signIn := func(password string) (int, string) {
+		resp, err := http.Post(base+"/auth/signin", "application/json",
+			strings.NewReader(`{"org":"riverside-family-clinic","email":"patient@example.com","password":"`+password+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := signIn("careloop-demo"); code != 200 || !strings.Contains(body, `"stage":"signed-in"`) {
+		t.Errorf("demo sign-in: %d %s", code, body)
+	}
+	if code, body := signIn("wrong-password"); code != 401 || !strings.Contains(body, "not right") {
+		t.Errorf("wrong password: %d %s", code, body)
+	}
+	if st, err := os.Stat(filepath.Join(dataDir, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("secret key file: %v %v", st, err)
+	}
 	// Job metrics follow the job's completion, which is recorded in batches.
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		code, body := get(t, base+"/metrics")

@@ -40,7 +40,7 @@ func TestPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := access.NewPolicy(ids)
+		p := access.NewPolicy(ids, nil)
 		for name, tc := range map[string]struct {
 			header string
 			ok     bool
@@ -81,4 +81,60 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("nobody was allowed: %v", err)
 		}
 	})
+}
+
+// TestClientScopes checks how the scopes of a backend client's token map
+// to interactions: c create, r read/vread/history, u update/patch, d
+// delete, s search; system-level interactions need a wildcard scope.
+func TestClientScopes(t *testing.T) {
+	ctx := context.Background()
+	p := access.NewPolicy(nil, nil)
+	pr := &fhir.Principal{OrgID: "o", Subject: "client/c", Kind: access.KindClient, Scopes: []string{"system/Observation.rs", "system/Patient.cud", "system/Encounter.r"}}
+	for _, tc := range []struct {
+		in  fhir.Interaction
+		typ string
+		ok  bool
+	}{
+		{fhir.InteractionRead, "Observation", true},
+		{fhir.InteractionVRead, "Observation", true},
+		{fhir.InteractionHistory, "Observation", true},
+		{fhir.InteractionSearch, "Observation", true},
+		{fhir.InteractionCreate, "Observation", false},
+		{fhir.InteractionUpdate, "Observation", false},
+		{fhir.InteractionPatch, "Observation", false},
+		{fhir.InteractionDelete, "Observation", false},
+		{fhir.InteractionCreate, "Patient", true},
+		{fhir.InteractionUpdate, "Patient", true},
+		{fhir.InteractionPatch, "Patient", true},
+		{fhir.InteractionDelete, "Patient", true},
+		{fhir.InteractionRead, "Patient", false},
+		{fhir.InteractionSearch, "Patient", false},
+		{fhir.InteractionSearch, "Encounter", false},
+		{fhir.InteractionOperation, "Encounter", true},
+		{fhir.InteractionRead, "Condition", false},
+		{fhir.InteractionHistory, "", false},
+		{fhir.InteractionOperation, "", false},
+		{fhir.InteractionCapabilities, "", true},
+		{fhir.Interaction("transmogrify"), "Observation", false},
+	} {
+		err := p.Allow(ctx, pr, tc.in, tc.typ)
+		if tc.ok && err != nil || !tc.ok && errs.CodeOf(err) != errs.Forbidden {
+			t.Errorf("%s %s: %v", tc.in, tc.typ, err)
+		}
+	}
+	wild := &fhir.Principal{OrgID: "o", Subject: "client/c", Kind: access.KindClient, Scopes: []string{"system/*.rs"}}
+	if err := p.Allow(ctx, wild, fhir.InteractionHistory, ""); err != nil {
+		t.Errorf("system history with system/*.rs: %v", err)
+	}
+	if err := p.Allow(ctx, wild, fhir.InteractionOperation, ""); err != nil {
+		t.Errorf("$export with system/*.rs: %v", err)
+	}
+	for typ, want := range map[string]bool{"Observation": true, "Encounter": true, "Patient": false, "Condition": false} {
+		if got := p.Visible(ctx, pr, &fhir.Stored{Type: typ, ID: "x"}); got != want {
+			t.Errorf("visible %s: %v", typ, got)
+		}
+	}
+	if p.Visible(ctx, nil, &fhir.Stored{Type: "Observation"}) {
+		t.Error("visible to nobody")
+	}
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/fhir/validate"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/oauth"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/tenant"
 )
 
@@ -40,6 +42,8 @@ type App struct {
 	Indexer   *fhir.SpecIndexer
 	FHIR      *fhir.API
 	Accounts  *identity.Store
+	Sessions  *session.Store // sign-in sessions; nil without --addr
+	OAuth     *oauth.Service // backend clients and their tokens; nil without --addr
 	Registry  *prometheus.Registry
 	Handler   http.Handler
 }
@@ -76,9 +80,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 
 	if cfg.Addr != "" {
 		base := cfg.BaseURL.String() + "/fhir"
+		a.OAuth = oauth.New(d, oauth.Config{BaseURL: cfg.BaseURL.String(), Log: log.With("component", "oauth")})
 		a.FHIR = fhir.NewAPI(fhir.APIConfig{
 			DB: d, Store: a.Resources, Search: a.Search,
-			Access:       access.NewPolicy(a.Accounts),
+			Access:       access.NewPolicy(a.Accounts, a.OAuth),
 			Validate:     validateResource,
 			IsType:       spec.IsResourceType,
 			Log:          log.With("component", "fhir"),
@@ -146,13 +151,20 @@ func (a *App) routes() (http.Handler, error) {
 		TLS:            a.Config.TLSCert != "" || a.Config.BaseURL.Scheme == "https",
 		TrustedOrigins: []string{a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host},
 		ReadyCheck:     a.DB.Ping,
-		// The FHIR API authenticates with bearer tokens, not cookies, and is
-		// called by other systems: cross-origin checks do not apply to it.
-		CrossOriginBypass: []string{"/fhir", "/fhir/"},
-		ErrorRenderers:    map[string]httpx.ErrorRenderer{"/fhir": fhir.RenderOutcome},
+		// The FHIR API authenticates with bearer tokens, not cookies, and the
+		// token endpoint with signed assertions; both are called by other
+		// systems: cross-origin checks do not apply to them.
+		CrossOriginBypass: []string{"/fhir", "/fhir/", "POST " + oauth.TokenPath},
+		ErrorRenderers:    map[string]httpx.ErrorRenderer{"/fhir": fhir.RenderOutcome, oauth.TokenPath: oauth.RenderError},
 	}
 	httpx.RegisterHealth(mux, opts)
 	a.FHIR.Register(mux)
+	a.OAuth.Register(mux)
+	signIn, err := a.signInAPI()
+	if err != nil {
+		return nil, err
+	}
+	signIn.Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)
 }

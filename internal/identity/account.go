@@ -90,7 +90,7 @@ func (s *Store) ByEmail(ctx context.Context, orgID, email string) (*Account, str
 		FROM accounts WHERE org_id = $1 AND email = $2`, orgID, strings.ToLower(email)).
 		Scan(&a.OrgID, &a.ID, &a.Email, &a.DisplayName, &role, &a.FHIRRef, &hash, &a.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", errs.NotFoundf("no such account")
+		return nil, "", notFoundAccount()
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: read account: %w", err)
@@ -99,3 +99,5 @@ func (s *Store) ByEmail(ctx context.Context, orgID, email string) (*Account, str
 	a.CreatedAt = a.CreatedAt.UTC()
 	return &a, hash, nil
 }
+
+func notFoundAccount() error { return errs.NotFoundf("no such account") }

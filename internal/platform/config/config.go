@@ -50,11 +50,23 @@ type Config struct {
 	JobPollInterval time.Duration
 	// ShutdownTimeout bounds graceful shutdown of HTTP and jobs.
 	ShutdownTimeout time.Duration
+	// SecretKeyFile holds careloop's secret key (see internal/platform/keys);
+	// empty means secret.key in DataDir.
+	SecretKeyFile string
 	// DemoSeed and DemoPatients shape the demo organisation.
 	DemoSeed     int64
 	DemoPatients int
 	// Args are the arguments after the flags, for subcommands that take them.
 	Args []string
+}
+
+// KeyFile returns the secret key file: SecretKeyFile, or secret.key in
+// DataDir.
+func (c *Config) KeyFile() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.
@@ -133,6 +145,7 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 		fs.IntVar(&c.JobWorkers, "job-workers", 20, "jobs run at once by this process")
 		fs.DurationVar(&c.JobPollInterval, "job-poll", 20*time.Millisecond, "how often workers look for new jobs on SQLite")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time given to requests and jobs to finish on shutdown")
+		fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file of careloop's secret key, made on first start (default secret.key in --data-dir); every node of one database needs the same")
 	}
 	if set&Demo != 0 {
 		fs.Int64Var(&c.DemoSeed, "seed", 1, "seed of the demo data; the same seed gives the same data")

@@ -1,0 +1,74 @@
+package session
+
+import (
+	"context"
+	"net/http"
+)
+
+// CookieName is the name of the session cookie. Over HTTPS it carries the
+// __Host- prefix, which makes browsers insist on Secure, Path=/ and no
+// Domain, so no other site or subdomain can set or read it.
+const CookieName = "careloop_session"
+
+// Cookies writes and reads the session cookie.
+type Cookies struct {
+	// Secure marks cookies Secure and uses the __Host- name: set it when
+	// careloop is served over HTTPS.
+	Secure bool
+}
+
+func (c Cookies) name() string {
+	if c.Secure {
+		return "__Host-" + CookieName
+	}
+	return CookieName
+}
+
+// Set writes the session cookie: HttpOnly (no script reads it), SameSite
+// Lax (sent on top-level navigation from a link in an email, never on
+// cross-site requests that change things), Path=/, with no expiry of its
+// own: the server ends the session, and the browser forgets it when closed.
+func (c Cookies) Set(w http.ResponseWriter, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: c.name(), Value: secret, Path: "/", HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
+}
+
+// Clear removes the session cookie from the browser.
+func (c Cookies) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: c.name(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
+}
+
+// Secret returns the session secret of r's cookie, or "".
+func (c Cookies) Secret(r *http.Request) string {
+	if ck, err := r.Cookie(c.name()); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+type ctxKey struct{}
+
+// Load returns middleware that finds the session of each request's cookie
+// and puts it in the request's context (see From). A cookie of no open
+// session is cleared; the request goes on without a session, and pages
+// that need one send the visitor to sign in.
+func (s *Store) Load(c Cookies) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if secret := c.Secret(r); secret != "" {
+				se, err := s.Find(r.Context(), secret)
+				if err != nil {
+					c.Clear(w)
+				} else {
+					r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, se))
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// From returns the session Load found for the request of ctx, or nil.
+func From(ctx context.Context) *Session {
+	se, _ := ctx.Value(ctxKey{}).(*Session)
+	return se
+}
