@@ -12,6 +12,7 @@ import (
 
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/ttlcache"
 )
 
 // Role is what an account may do in its organisation.
@@ -43,11 +44,16 @@ type Account struct {
 	CreatedAt   time.Time
 }
 
-// Store reads and writes accounts.
-type Store struct{ db *db.DB }
+// Store reads and writes accounts and API keys.
+type Store struct {
+	db      *db.DB
+	apiKeys *ttlcache.Cache[string, *APIKey] // by token hash
+}
 
 // NewStore returns a Store on d.
-func NewStore(d *db.DB) *Store { return &Store{db: d} }
+func NewStore(d *db.DB) *Store {
+	return &Store{db: d, apiKeys: ttlcache.New[string, *APIKey](10000)}
+}
 
 // CreateTx stores a in tx with the given password hash, filling in ID and
 // CreatedAt when empty. An email already used in the organisation is an

@@ -62,21 +62,32 @@ func (s *Store) createAPIKey(ctx context.Context, tx *sql.Tx, orgID, name, token
 	return k, token, nil
 }
 
+// apiKeyCacheTTL is how long a process trusts an API key it has looked up:
+// a key revoked elsewhere stops working within it.
+const apiKeyCacheTTL = 10 * time.Second
+
 // AuthenticateAPIKey returns the live key whose token this is, or an
-// errs.Unauthorized that says nothing about why.
+// errs.Unauthorized that says nothing about why. Keys found are trusted
+// for apiKeyCacheTTL without asking the database again.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, token string) (*APIKey, error) {
 	if !strings.HasPrefix(token, apiKeyPrefix) {
 		return nil, errs.E(errs.Unauthorized, "the bearer token is not valid")
 	}
+	hash := hashToken(token)
+	now := time.Now()
+	if k, ok := s.apiKeys.Get(hash, now); ok {
+		return k, nil
+	}
 	k := &APIKey{}
 	err := s.db.Read.QueryRowContext(ctx, "SELECT org_id, id, name, created_at FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL",
-		hashToken(token)).Scan(&k.OrgID, &k.ID, &k.Name, &k.CreatedAt)
+		hash).Scan(&k.OrgID, &k.ID, &k.Name, &k.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(errs.Unauthorized, "the bearer token is not valid")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: authenticate API key: %w", err)
 	}
+	s.apiKeys.Put(hash, k, now, now.Add(apiKeyCacheTTL))
 	return k, nil
 }
 
@@ -113,5 +124,6 @@ func (s *Store) RevokeAPIKeyTx(ctx context.Context, tx *sql.Tx, orgID, id string
 	if n, _ := res.RowsAffected(); n == 0 {
 		return errs.NotFoundf("no live API key %q", id)
 	}
+	s.apiKeys.DeleteFunc(func(k *APIKey) bool { return k.OrgID == orgID && k.ID == id })
 	return nil
 }

@@ -310,6 +310,6 @@ func (s *Service) RevokeClient(ctx context.Context, orgID, id string) error {
 	})
 	// Forget cached tokens after the commit, so that no request can cache
 	// them again from rows about to be deleted.
-	s.tokens.dropClient(id)
+	s.tokens.DeleteFunc(func(t *AccessToken) bool { return t.ClientID == id })
 	return err
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/platform/ttlcache"
 )
 
 // Defaults of Config.
@@ -84,7 +85,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	tokens      tokenCache
+	tokens      *ttlcache.Cache[[32]byte, *AccessToken]
 	keys        keyCache
 	lastCleanup atomic.Int64 // Unix seconds of the last removal of expired rows
 }
@@ -119,7 +120,7 @@ func New(d *db.DB, c Config) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.tokens.entries = map[[32]byte]cachedToken{}
+	s.tokens = ttlcache.New[[32]byte, *AccessToken](maxCachedTokens)
 	s.keys.sets = map[string]*fetchedKeys{}
 	return s
 }

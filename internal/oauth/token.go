@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -294,7 +293,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, token string) (*AccessT
 	}
 	sum := sha256Of(token)
 	now := s.now()
-	if t := s.tokens.get(sum, now); t != nil {
+	if t, ok := s.tokens.Get(sum, now); ok {
 		return t, nil
 	}
 	var t AccessToken
@@ -319,59 +318,12 @@ func (s *Service) AuthenticateToken(ctx context.Context, token string) (*AccessT
 	if t.ExpiresAt.Before(until) {
 		until = t.ExpiresAt
 	}
-	s.tokens.put(sum, &t, now, until)
+	s.tokens.Put(sum, &t, now, until)
 	return &t, nil
 }
 
 // maxCachedTokens bounds the token cache.
 const maxCachedTokens = 10000
-
-// tokenCache keeps recently used tokens by the SHA-256 of their text.
-type tokenCache struct {
-	mu      sync.RWMutex
-	entries map[[32]byte]cachedToken
-}
-
-type cachedToken struct {
-	tok   *AccessToken
-	until time.Time
-}
-
-func (c *tokenCache) get(sum [32]byte, now time.Time) *AccessToken {
-	c.mu.RLock()
-	e, ok := c.entries[sum]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return nil
-	}
-	return e.tok
-}
-
-func (c *tokenCache) put(sum [32]byte, t *AccessToken, now, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= maxCachedTokens {
-		for k, e := range c.entries {
-			if !now.Before(e.until) {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= maxCachedTokens {
-			clear(c.entries)
-		}
-	}
-	c.entries[sum] = cachedToken{tok: t, until: until}
-}
-
-func (c *tokenCache) dropClient(clientID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.entries {
-		if e.tok.ClientID == clientID {
-			delete(c.entries, k)
-		}
-	}
-}
 
 // Error is a failure of the token endpoint, answered as RFC 6749 gives it:
 // {"error": Code, "error_description": Description}.
