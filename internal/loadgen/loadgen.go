@@ -56,8 +56,9 @@ type Options struct {
 	// Duration is how long to measure, after Warmup. Default 10 s, at most
 	// 2 hours (a bulk load of a million resources takes minutes).
 	Duration time.Duration
-	// MaxRequests stops the run after this many measured requests; 0 means
-	// no count bound. At most 50 million.
+	// MaxRequests stops the run after this many measured requests, all of
+	// which are waited for and counted however long they take; 0 means no
+	// count bound. At most 50 million.
 	MaxRequests int
 	// Method is the HTTP method; default GET.
 	Method string
@@ -325,6 +326,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		select {
 		case <-timer.C:
 		case <-r.full:
+			// Every request of the count is part of the figures: wait for
+			// the last ones to answer, however long they take.
+			select {
+			case <-allDone:
+			case <-ctx.Done():
+				runErr = ctx.Err()
+			}
 		case <-ctx.Done():
 			runErr = ctx.Err()
 		}

@@ -355,3 +355,19 @@ func TestRunRotatesTargetsAndWeighsThem(t *testing.T) {
 		t.Error("a rotation with a non-loopback target was accepted")
 	}
 }
+
+// TestRunWaitsForCountedRequests: a run bounded by a count waits for its
+// last requests, even ones slower than the grace given at the end of a
+// timed run.
+func TestRunWaitsForCountedRequests(t *testing.T) {
+	c := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(stopGrace + 300*time.Millisecond)
+	})
+	res, err := Run(context.Background(), Options{URL: c.srv.URL, Concurrency: 2, MaxRequests: 2, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 2 || res.StatusCounts[200] != 2 || res.Errors != 0 {
+		t.Errorf("requests %d, statuses %v, errors %d; want 2 answered", res.Requests, res.StatusCounts, res.Errors)
+	}
+}
