@@ -51,24 +51,28 @@ func create(path string) (*Key, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	// O_EXCL: of two processes starting at once, one creates the file and
-	// the other reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreate(path)
-	}
+	// Write the key in full to a file of its own, then link it into place:
+	// of two processes starting at once, one links its key and the other
+	// finds the link taken and reads that key, never a half-written file.
+	tmp, err := os.CreateTemp(dir, ".secret-key-*")
 	if err != nil {
 		return nil, fmt.Errorf("keys: create %s: %w", path, err)
 	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(path)
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), 0o600)); err != nil {
 		return nil, fmt.Errorf("keys: write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return LoadOrCreate(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("keys: create %s: %w", path, err)
 	}
 	return &Key{k: k}, nil
 }
