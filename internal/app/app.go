@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 			IsType:       spec.IsResourceType,
 			Log:          log.With("component", "fhir"),
 			BaseURL:      base,
-			Capabilities: fhir.Capabilities(base, Version, a.Indexer.Unsupported),
+			Capabilities: fhir.Capabilities(base, Version, cfg.BaseURL.String()+oauth.TokenPath, a.Indexer.Unsupported),
 		})
 		if a.Handler, err = a.routes(); err != nil {
 			d.Close()

@@ -427,6 +427,11 @@ func TestErrorsAreOperationOutcomes(t *testing.T) {
 	if r := s.do("GET", "/fhir/metadata", nil, "Authorization", ""); r.status != 200 || r.json(t)["fhirVersion"] != "4.0.1" {
 		t.Errorf("metadata: %d %.200s", r.status, r.body)
 	}
+	// The CapabilityStatement names the SMART token endpoint.
+	if r := s.do("GET", "/fhir/metadata", nil, "Authorization", ""); !strings.Contains(string(r.body), `"code":"SMART-on-FHIR"`) ||
+		!strings.Contains(string(r.body), `"valueUri":"http://127.0.0.1:0/auth/token"`) {
+		t.Errorf("metadata security: %.300s", r.body[strings.Index(string(r.body), `"security"`):])
+	}
 }
 
 func TestTransactionIsAllOrNothing(t *testing.T) {

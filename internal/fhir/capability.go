@@ -18,7 +18,10 @@ var searchable = map[string]bool{"token": true, "string": true, "date": true, "r
 // search parameters the index can evaluate, composites included. unsupported
 // lists, per type, parameters to leave out. _include and _revinclude take
 // every reference parameter, Type:* and *, also with :iterate.
-func Capabilities(baseURL, version string, unsupported func(typ string) []string) []byte {
+//
+// tokenURL, when not empty, is the OAuth token endpoint of SMART Backend
+// Services clients, announced in rest.security.
+func Capabilities(baseURL, version, tokenURL string, unsupported func(typ string) []string) []byte {
 	type param struct {
 		Name       string `json:"name"`
 		Definition string `json:"definition,omitempty"`
@@ -103,10 +106,8 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 		"format":      []string{"application/fhir+json", "json"},
 		"patchFormat": []string{"application/json-patch+json"},
 		"rest": []any{map[string]any{
-			"mode": "server",
-			"security": map[string]any{
-				"description": "Every request needs a bearer token: an API key issued with 'careloop apikey create'.",
-			},
+			"mode":     "server",
+			"security": security(tokenURL),
 			"resource": resources,
 			"operation": []map[string]string{
 				{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
@@ -119,4 +120,23 @@ func Capabilities(baseURL, version string, unsupported func(typ string) []string
 	}
 	b, _ := json.Marshal(cs)
 	return b
+}
+
+// security describes how callers authenticate: API keys, and SMART Backend
+// Services clients when there is a token endpoint.
+func security(tokenURL string) map[string]any {
+	sec := map[string]any{
+		"cors":        false,
+		"description": "Every request needs a bearer token: an API key issued with 'careloop apikey create', or an access token of a SMART Backend Services client ('careloop client create', then the token endpoint).",
+	}
+	if tokenURL != "" {
+		sec["service"] = []any{map[string]any{
+			"coding": []any{map[string]string{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}},
+		}}
+		sec["extension"] = []any{map[string]any{
+			"url":       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			"extension": []any{map[string]string{"url": "token", "valueUri": tokenURL}},
+		}}
+	}
+	return sec
 }

@@ -329,7 +329,7 @@ func TestCompositesInCapabilityStatement(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal(fhir.Capabilities("http://x/fhir", "test", ix.Unsupported), &cs); err != nil {
+	if err := json.Unmarshal(fhir.Capabilities("http://x/fhir", "test", "", ix.Unsupported), &cs); err != nil {
 		t.Fatal(err)
 	}
 	composites := map[string][]string{}

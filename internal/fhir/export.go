@@ -228,6 +228,10 @@ type manifestFile struct {
 
 // exportStatus answers 202 while the export runs, then its manifest.
 func (a *API) exportStatus(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	// Polling and downloading need what the kick-off needed.
+	if err := a.access.Allow(r.Context(), p, InteractionOperation, ""); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	var status, request, errText string
 	var created time.Time
@@ -286,6 +290,10 @@ func (a *API) exportStatus(w http.ResponseWriter, r *http.Request, p *Principal)
 
 // exportDelete cancels an export or deletes its files.
 func (a *API) exportDelete(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	// Polling and downloading need what the kick-off needed.
+	if err := a.access.Allow(r.Context(), p, InteractionOperation, ""); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(r.Context(), "DELETE FROM fhir_exports WHERE org_id = $1 AND id = $2", p.OrgID, id)
@@ -307,6 +315,10 @@ func (a *API) exportDelete(w http.ResponseWriter, r *http.Request, p *Principal)
 
 // exportFile serves one NDJSON output file, named export-id.sequence.
 func (a *API) exportFile(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	// Polling and downloading need what the kick-off needed.
+	if err := a.access.Allow(r.Context(), p, InteractionOperation, ""); err != nil {
+		return err
+	}
 	id, seqText, _ := strings.Cut(r.PathValue("file"), ".")
 	seq, err := strconv.Atoi(seqText)
 	if err != nil {
