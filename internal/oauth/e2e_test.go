@@ -315,6 +315,12 @@ func TestBackendServicesEndToEnd(t *testing.T) {
 				{"DELETE", "/fhir/Observation/" + obs, "", 403},
 				{"GET", "/fhir/_history", "", 403}, // system level needs system/*.r
 				{"GET", "/fhir/Patient/" + patient + "/$everything", "", 200},
+				// Bulk export's status and files need system/*.r like its
+				// kick-off: refused before the export is even looked up.
+				{"GET", "/fhir/$export", "", 403},
+				{"GET", "/fhir/$export-status/someone-elses", "", 403},
+				{"DELETE", "/fhir/$export-status/someone-elses", "", 403},
+				{"GET", "/fhir/$export-file/someone-elses-1", "", 403},
 			} {
 				var body []byte
 				if tc.body != "" {
