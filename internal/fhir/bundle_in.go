@@ -141,12 +141,16 @@ type txPlan struct {
 	lenient bool
 	order   []int               // entries in processing order
 	methods []string            // upper case
+	urls    []requestURL        // each entry's request.url, split
 	targets []string            // the id each POST or PUT writes; "" until known
 	fresh   []bool              // targets[i] was made by NewID
 	ids     map[string]string   // fullUrl -> Type/id, as far as known
 	pending map[string]bool     // fullUrls known only once conditions are searched
 	ready   []*preparedResource // nil: prepare inside the transaction
 }
+
+// requestURL is an entry's request.url split into its parts.
+type requestURL struct{ typ, id, query string }
 
 // preparedResource is an entry's resource made ready before the database
 // transaction.
@@ -164,18 +168,20 @@ var errNeedsDatabase = errors.New("fhir: references need the database")
 // their ids and prepares every resource it can.
 func (a *API) planTransaction(entries []entryIn, lenient bool) (*txPlan, error) {
 	n := len(entries)
-	pl := &txPlan{entries: entries, lenient: lenient, order: make([]int, n), methods: make([]string, n),
+	pl := &txPlan{entries: entries, lenient: lenient, order: make([]int, n), methods: make([]string, n), urls: make([]requestURL, n),
 		targets: make([]string, n), fresh: make([]bool, n), ids: map[string]string{}, pending: map[string]bool{}, ready: make([]*preparedResource, n)}
 	for i, e := range entries {
 		pl.order[i] = i
 		pl.methods[i] = strings.ToUpper(e.Request.Method)
+		u := &pl.urls[i]
+		u.typ, u.id, u.query = splitRequestURL(e.Request.URL)
 		if _, ok := entryOrder[pl.methods[i]]; !ok {
 			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.method", i), "method %q is not supported in a transaction", e.Request.Method)
 		}
 	}
 	sort.SliceStable(pl.order, func(x, y int) bool { return entryOrder[pl.methods[pl.order[x]]] < entryOrder[pl.methods[pl.order[y]]] })
 	for i, e := range entries {
-		typ, id, query := splitRequestURL(e.Request.URL)
+		typ, id, query := pl.urls[i].typ, pl.urls[i].id, pl.urls[i].query
 		if !a.isType(typ) {
 			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.url", i), "%q does not name a FHIR resource type", e.Request.URL)
 		}
@@ -204,7 +210,7 @@ func (a *API) planTransaction(entries []entryIn, lenient bool) (*txPlan, error) 
 	}
 	parallel(len(todo), func(k int) {
 		i := todo[k]
-		typ, _, _ := splitRequestURL(entries[i].Request.URL)
+		typ := pl.urls[i].typ
 		pr := a.prepareResource(context.Background(), nil, nil, pl, i, typ)
 		if !errors.Is(pr.err, errNeedsDatabase) {
 			pl.ready[i] = pr
@@ -287,7 +293,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	// their ids, before anything is written.
 	for _, i := range pl.order {
 		e := entries[i]
-		typ, _, query := splitRequestURL(e.Request.URL)
+		typ, query := pl.urls[i].typ, pl.urls[i].query
 		switch {
 		case pl.methods[i] == "POST" && e.Request.IfNoneExist != "":
 			matches, err := a.conditionalMatches(ctx, tx, p, typ, e.Request.IfNoneExist)
@@ -327,7 +333,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	// A transaction may change each resource once.
 	touched := map[string]int{}
 	for _, i := range pl.order {
-		typ, id, _ := splitRequestURL(entries[i].Request.URL)
+		typ, id := pl.urls[i].typ, pl.urls[i].id
 		if pl.methods[i] == "POST" || pl.methods[i] == "PUT" {
 			id = pl.targets[i]
 		}
@@ -343,7 +349,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	for _, i := range pl.order {
 		e := entries[i]
 		method := pl.methods[i]
-		typ, id, query := splitRequestURL(e.Request.URL)
+		typ, id, query := pl.urls[i].typ, pl.urls[i].id, pl.urls[i].query
 		if err := a.access.Allow(ctx, p, interactionOf(method, id), typ); err != nil {
 			return nil, withEntry(err, i)
 		}

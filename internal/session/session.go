@@ -96,6 +96,10 @@ func NewStore(d *db.DB, p Policy) *Store {
 // SetClock replaces the clock, for tests.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
+// Now returns the time by the store's clock: what timeouts and the
+// freshness of a session's second factor are measured against.
+func (s *Store) Now() time.Time { return s.now() }
+
 // New describes a session to open.
 type New struct {
 	OrgID, AccountID, Role string

@@ -162,7 +162,7 @@ func (a *API) withSession(h func(w http.ResponseWriter, r *http.Request, se *ses
 // the session within StepUpWithin. An account with no factor yet may
 // enroll its first one.
 func (a *API) stepUp(ctx context.Context, se *session.Session) error {
-	if se.FactorWithin(time.Now(), StepUpWithin) {
+	if se.FactorWithin(a.Service.Sessions.Now(), StepUpWithin) {
 		return nil
 	}
 	has, err := a.Service.hasSecondFactor(ctx, &identity.Account{OrgID: se.OrgID, ID: se.AccountID})
@@ -265,7 +265,7 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, se *session.Se
 }
 
 func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request, se *session.Session) {
-	if !se.FactorWithin(time.Now(), StepUpWithin) {
+	if !se.FactorWithin(a.Service.Sessions.Now(), StepUpWithin) {
 		httpx.WriteError(w, r, errs.E(errs.Forbidden, "Set up an authenticator app first, or sign in again with your second factor, then retry within 10 minutes."))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	"github.com/careloop/careloop/internal/session"
+	"github.com/careloop/careloop/internal/tenant"
 )
 
 // PasskeyService runs WebAuthn ceremonies; *identity.Passkeys is one.
@@ -103,6 +104,16 @@ func (a *API) registerPasskeys(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /auth/passkeys/{id}", a.withSession(a.passkeyRemove))
 }
 
+// orgOf finds the organisation of a slug, or answers the error itself.
+func (a *API) orgOf(w http.ResponseWriter, r *http.Request, slug string) (*tenant.Organization, bool) {
+	org, err := a.Orgs.BySlug(r.Context(), slug)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return nil, false
+	}
+	return org, true
+}
+
 func (a *API) passkeySignInBegin(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Org string `json:"org"`
@@ -111,9 +122,8 @@ func (a *API) passkeySignInBegin(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	org, err := a.Orgs.BySlug(r.Context(), in.Org)
-	if err != nil {
-		httpx.WriteError(w, r, err)
+	org, ok := a.orgOf(w, r, in.Org)
+	if !ok {
 		return
 	}
 	c, err := a.Passkeys.BeginSignIn(r.Context(), org.ID)
@@ -134,9 +144,8 @@ func (a *API) passkeySignInFinish(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	org, err := a.Orgs.BySlug(r.Context(), in.Org)
-	if err != nil {
-		httpx.WriteError(w, r, err)
+	org, ok := a.orgOf(w, r, in.Org)
+	if !ok {
 		return
 	}
 	done, err := a.Passkeys.FinishSignIn(r.Context(), org.ID, a.takeCeremony(w, r), in.Credential)
