@@ -2,12 +2,19 @@
 // may do. The FHIR API asks it before every interaction and for every
 // resource it returns.
 //
-// It admits two kinds of systems. One holding an organisation's API key
-// has full access to that organisation's data and none to any other's. A
-// backend client holding an access token from the token endpoint
-// (internal/oauth, SMART Backend Services) reaches its organisation's data
-// as far as the token's SMART scopes allow. Roles, patient compartments,
-// care relationships, break-glass and consent come with user sign-in.
+// It admits two kinds of systems and one of people. A system holding an
+// organisation's API key has full access to that organisation's data and
+// none to any other's. A backend client holding an access token from the
+// token endpoint (internal/oauth, SMART Backend Services) reaches its
+// organisation's data as far as the token's SMART scopes allow. A person
+// signed in with a session cookie (Users) reaches what their role permits
+// (roles.go) in the records of the patients they reach: their own and
+// those they are proxy for (patients, caregivers), those in their care or
+// reached by break-glass (clinicians, nurses, technicians), or every
+// patient of the organisation (care coordinators, compliance officers);
+// Consents that restrict sharing are honoured. Organisations are isolated
+// completely: every query is scoped to the caller's organisation, and a
+// resource the caller may not see answers as if it did not exist.
 package access
 
 import (
@@ -41,6 +48,9 @@ const (
 type Policy struct {
 	keys   KeyAuthenticator
 	tokens TokenAuthenticator
+	// Users admits people signed in with a session cookie; nil admits
+	// systems only.
+	Users *Users
 }
 
 // NewPolicy returns the policy, authenticating API keys with keys and the
@@ -55,6 +65,9 @@ func NewPolicy(keys KeyAuthenticator, tokens TokenAuthenticator) *Policy {
 // key (Kind "api-key").
 func (p *Policy) Authenticate(r *http.Request) (*fhir.Principal, error) {
 	auth := r.Header.Get("Authorization")
+	if auth == "" && p.Users != nil {
+		return p.Users.Authenticate(r)
+	}
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, errs.E(errs.Unauthorized, "this API needs an Authorization: Bearer token (an API key from 'careloop apikey create', or an access token from /auth/token)")
@@ -123,14 +136,19 @@ func (p *Policy) Allow(ctx context.Context, pr *fhir.Principal, in fhir.Interact
 		}
 		return errs.Forbiddenf("%s may not %s %s: that needs the scope system/%s.%s, and the token has %s",
 			pr.Subject, in, typ, typ, perm, strings.Join(pr.Scopes, " "))
+	case KindUser:
+		if c, ok := callerFrom(pr); ok {
+			return c.allow(in, resourceType)
+		}
 	}
 	return errs.Forbiddenf("%s may not %s %s", pr.Subject, in, resourceType)
 }
 
-// Visible lets API keys see every resource of their organisation, and
-// backend clients the resources of the types they may read or search:
-// resources of other types are left out of searches (_include), histories
-// and $everything.
+// Visible lets API keys see every resource of their organisation, backend
+// clients the resources of the types they may read or search, and people
+// what their role reads in the records they reach (see caller.visible):
+// resources they may not see are left out of searches (_include),
+// histories and $everything, and a read of one answers 404.
 func (p *Policy) Visible(ctx context.Context, pr *fhir.Principal, st *fhir.Stored) bool {
 	if pr == nil {
 		return false
@@ -140,6 +158,10 @@ func (p *Policy) Visible(ctx context.Context, pr *fhir.Principal, st *fhir.Store
 		return true
 	case KindClient:
 		return oauth.Permits(pr.Scopes, st.Type, oauth.PermRead|oauth.PermSearch)
+	case KindUser:
+		if c, ok := callerFrom(pr); ok && p.Users != nil {
+			return c.visible(st, p.Users.BaseURL)
+		}
 	}
 	return false
 }

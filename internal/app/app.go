@@ -44,6 +44,7 @@ type App struct {
 	Accounts  *identity.Store
 	Sessions  *session.Store // sign-in sessions; nil without --addr
 	OAuth     *oauth.Service // backend clients and their tokens; nil without --addr
+	Policy    *access.Policy // the policy point of the FHIR API; nil without --addr
 	Registry  *prometheus.Registry
 	Handler   http.Handler
 }
@@ -81,9 +82,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if cfg.Addr != "" {
 		base := cfg.BaseURL.String() + "/fhir"
 		a.OAuth = oauth.New(d, oauth.Config{BaseURL: cfg.BaseURL.String(), Log: log.With("component", "oauth")})
+		a.Policy = access.NewPolicy(a.Accounts, a.OAuth)
 		a.FHIR = fhir.NewAPI(fhir.APIConfig{
 			DB: d, Store: a.Resources, Search: a.Search,
-			Access:       access.NewPolicy(a.Accounts, a.OAuth),
+			Access:       a.Policy,
 			Validate:     validateResource,
 			IsType:       spec.IsResourceType,
 			Log:          log.With("component", "fhir"),
@@ -165,6 +167,7 @@ func (a *App) routes() (http.Handler, error) {
 		return nil, err
 	}
 	signIn.Register(mux)
+	a.accessAPI(signIn.Cookies, opts.TrustedOrigins).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)
 }

@@ -25,6 +25,19 @@ type Principal struct {
 	// in canonical v2 form (system/Observation.rs); nil for callers whose
 	// access scopes do not limit. Shared: do not modify.
 	Scopes []string
+	// Role is a signed-in person's role in the organisation ("patient",
+	// "clinician", ...); empty for systems.
+	Role string
+	// Compartments, when not nil, limits the caller's searches: for a type
+	// in the Patient compartment it returns the Patient ids whose resources
+	// of that type the caller may reach, and limited true; searches then
+	// match only resources in those compartments (none when the list is
+	// empty), so that pages and totals count only what the caller may see.
+	// Access.Visible still decides each resource.
+	Compartments func(resourceType string) (patients []string, limited bool)
+	// Grant is the policy's own record of what the caller may reach, built
+	// by Authenticate; the API passes it back through Principal untouched.
+	Grant any
 }
 
 // Interaction names a FHIR interaction, for the policy.
@@ -407,7 +420,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, p *Principal) error
 			}
 		}
 		st, err = a.store.CreateTx(r.Context(), tx, p.OrgID, typ, "", raw)
-		return err
+		if err != nil {
+			return err
+		}
+		return a.admit(r.Context(), p, st)
 	})
 	if err != nil {
 		return err
@@ -443,7 +459,10 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, p *Principal) error
 			return err
 		}
 		st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, id, raw, match)
-		return err
+		if err != nil {
+			return err
+		}
+		return a.admit(r.Context(), p, st)
 	})
 	if err != nil {
 		return err
@@ -498,34 +517,53 @@ func (a *API) conditionalUpdate(w http.ResponseWriter, r *http.Request, p *Princ
 	var st *Stored
 	var created bool
 	err = a.db.InTx(r.Context(), func(tx *sql.Tx) error {
-		matches, err := a.conditionalMatches(r.Context(), tx, p, typ, r.URL.RawQuery)
+		st, created, err = a.conditionalPut(r.Context(), tx, p, typ, r.URL.RawQuery, raw, bodyID)
 		if err != nil {
 			return err
 		}
-		switch len(matches) {
-		case 0:
-			if bodyID != "" {
-				st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, bodyID, raw, 0)
-				return err
-			}
-			st, err = a.store.CreateTx(r.Context(), tx, p.OrgID, typ, "", raw)
-			created = true
-			return err
-		case 1:
-			if bodyID != "" && bodyID != matches[0].ID {
-				return errs.Invalidf("id", "the body's id %q differs from the matching resource %s", bodyID, matches[0].Ref())
-			}
-			st, created, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, matches[0].ID, withID(raw, matches[0].ID), 0)
-			return err
-		default:
-			return errs.E(errs.PreconditionFailed, fmt.Sprintf("the conditional update matches %d resources", len(matches)))
-		}
+		return a.admit(r.Context(), p, st)
 	})
 	if err != nil {
 		return err
 	}
 	a.writtenUpdate(w, r, st, created)
 	return nil
+}
+
+// conditionalPut writes raw where a conditional update's search decides:
+// a new resource when it matches none, the match when it matches one, and
+// an errs.PreconditionFailed when it matches more.
+func (a *API) conditionalPut(ctx context.Context, tx *sql.Tx, p *Principal, typ, query string, raw []byte, bodyID string) (*Stored, bool, error) {
+	matches, err := a.conditionalMatches(ctx, tx, p, typ, query)
+	if err != nil {
+		return nil, false, err
+	}
+	switch len(matches) {
+	case 0:
+		if bodyID != "" {
+			return a.store.UpdateTx(ctx, tx, p.OrgID, typ, bodyID, raw, 0)
+		}
+		st, err := a.store.CreateTx(ctx, tx, p.OrgID, typ, "", raw)
+		return st, true, err
+	case 1:
+		if bodyID != "" && bodyID != matches[0].ID {
+			return nil, false, errs.Invalidf("id", "the body's id %q differs from the matching resource %s", bodyID, matches[0].Ref())
+		}
+		return a.store.UpdateTx(ctx, tx, p.OrgID, typ, matches[0].ID, withID(raw, matches[0].ID), 0)
+	default:
+		return nil, false, errs.E(errs.PreconditionFailed, fmt.Sprintf("the conditional update matches %d resources", len(matches)))
+	}
+}
+
+// admit refuses a write whose result the caller could not see: a patient
+// writing into another patient's record, a clinician into the record of a
+// patient outside their care. It runs inside the write's transaction, so a
+// refusal changes nothing.
+func (a *API) admit(ctx context.Context, p *Principal, st *Stored) error {
+	if st == nil || a.access.Visible(ctx, p, st) {
+		return nil
+	}
+	return errs.Forbiddenf("%s may not write %s there: the result would be outside the records they may reach", p.Subject, st.Type)
 }
 
 // withID returns raw with its id set.

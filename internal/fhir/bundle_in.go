@@ -395,6 +395,9 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 			}
 			if method == "POST" {
 				st, err := w.create(ctx, tx, typ, pl.targets[i], pl.fresh[i], pr.raw, &pr.index, i)
+				if err == nil {
+					err = a.admit(ctx, p, st)
+				}
 				if err != nil {
 					return nil, withEntry(err, i)
 				}
@@ -409,6 +412,9 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 				return nil, withEntry(err, i)
 			}
 			st, created, err := w.update(ctx, tx, typ, pl.targets[i], pr.raw, match, &pr.index, i)
+			if err == nil {
+				err = a.admit(ctx, p, st)
+			}
 			if err != nil {
 				return nil, withEntry(err, i)
 			}

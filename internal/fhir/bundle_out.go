@@ -105,6 +105,11 @@ func (a *API) searchType(w http.ResponseWriter, r *http.Request, p *Principal) e
 	// Includes, iterated ones too, only start from and reach what the
 	// caller may see.
 	ctx := WithVisibility(r.Context(), func(st *Stored) bool { return a.access.Visible(r.Context(), p, st) })
+	if p.Compartments != nil {
+		if patients, limited := p.Compartments(typ); limited {
+			ctx = WithPatients(ctx, patients)
+		}
+	}
 	res, err := a.search.Search(ctx, p.OrgID, typ, params, lenient(r))
 	if err != nil {
 		return err

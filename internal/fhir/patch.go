@@ -373,7 +373,10 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, p *Principal) error 
 			match = cur.VersionID
 		}
 		st, _, err = a.store.UpdateTx(r.Context(), tx, p.OrgID, typ, id, patched, match)
-		return err
+		if err != nil {
+			return err
+		}
+		return a.admit(r.Context(), p, st)
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/careloop/careloop/internal/fhir/index"
+	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/errs"
 )
@@ -127,6 +128,9 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 		}
 	}
 	q.conds = append(q.conds, filters...)
+	if patients, ok := ctx.Value(patientsKey{}).([]string); ok {
+		q.conds = append(q.conds, compartmentCond(q, typ, patients))
+	}
 	dirs, err := s.includeDirectives(params)
 	if err != nil {
 		return nil, err
@@ -874,6 +878,39 @@ func (s *Searcher) includeSpec(key, v string) (include, error) {
 		}
 	}
 	return d, nil
+}
+
+type patientsKey struct{}
+
+// WithPatients returns a context under which Search matches, of the types
+// in the Patient compartment, only resources in the compartment of one of
+// the patients (Patient ids; none matches nothing). Types outside the
+// compartment are not limited: the policy decides those by type.
+func WithPatients(ctx context.Context, patients []string) context.Context {
+	if patients == nil {
+		patients = []string{}
+	}
+	return context.WithValue(ctx, patientsKey{}, patients)
+}
+
+// compartmentCond limits resources of typ to the Patient compartments of
+// patients: a Patient by its own id or its links, any other type through
+// the reference parameters that CompartmentDefinition/patient names.
+func compartmentCond(q *query, typ string, patients []string) string {
+	params := spec.PatientCompartmentParams(typ)
+	if params == nil {
+		return "TRUE"
+	}
+	if len(patients) == 0 {
+		return "FALSE"
+	}
+	ids := inList(q, patients)
+	refs := fmt.Sprintf(`r.id IN (SELECT c.id FROM fhir_idx_reference c WHERE c.org_id = $1 AND c.resource_type = $2
+		AND c.param IN (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s))`, inList(q, params), ids)
+	if typ == "Patient" {
+		return fmt.Sprintf("(r.id IN (%s) OR %s)", ids, refs)
+	}
+	return refs
 }
 
 type visibilityKey struct{}

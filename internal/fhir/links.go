@@ -1,0 +1,51 @@
+package fhir
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// A Link names a reference search parameter of a resource type, such as
+// CareTeam's participant: the way a resource ties a person to it.
+type Link struct {
+	Type  string
+	Param string
+}
+
+// PatientsLinkedTo returns the ids of the patients that live resources
+// tie to who (a reference such as "Practitioner/1"): every resource of one
+// of the links' types that refers to who through the link's parameter,
+// and to a Patient through its patient or subject parameter. It answers
+// from the search index, in one query. Unknown parameters match nothing.
+func (s *Searcher) PatientsLinkedTo(ctx context.Context, orgID, who string, links []Link) ([]string, error) {
+	whoType, whoID, ok := strings.Cut(who, "/")
+	if !ok || len(links) == 0 {
+		return nil, nil
+	}
+	q := &query{org: orgID}
+	q.arg(orgID)
+	ors := make([]string, len(links))
+	for i, l := range links {
+		ors[i] = fmt.Sprintf("(a.resource_type = %s AND a.param = %s)", q.arg(l.Type), q.arg(l.Param))
+	}
+	sqlText := fmt.Sprintf(`SELECT DISTINCT p.target_id FROM fhir_idx_reference a
+		JOIN fhir_idx_reference p ON p.org_id = a.org_id AND p.resource_type = a.resource_type AND p.id = a.id
+		WHERE a.org_id = $1 AND a.target_type = %s AND a.target_id = %s AND (%s)
+			AND p.param IN ('patient', 'subject') AND p.target_type = 'Patient'
+		ORDER BY p.target_id`, q.arg(whoType), q.arg(whoID), strings.Join(ors, " OR "))
+	rows, err := s.db.Read.QueryContext(ctx, sqlText, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: patients linked to %s: %w", who, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("fhir: patients linked to %s: %w", who, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
