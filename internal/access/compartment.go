@@ -87,14 +87,21 @@ func patientsOf(typ, id string, raw []byte, base string) ([]string, bool) {
 	if len(paths) == 0 {
 		return out, ok
 	}
-	doc := gjson.ParseBytes(raw)
-	for _, path := range paths {
-		collect(doc, path, func(ref string) {
-			if pid, isPatient := patientID(ref, base); isPatient {
-				out = append(out, pid)
-			}
-		})
+	found := func(ref string) {
+		if pid, isPatient := patientID(ref, base); isPatient {
+			out = append(out, pid)
+		}
 	}
+	// One pass over the top-level members: most paths are one step long,
+	// and a scan per path would read the resource several times.
+	gjson.ParseBytes(raw).ForEach(func(key, value gjson.Result) bool {
+		for _, path := range paths {
+			if path[0] == key.Str {
+				collect(value, path[1:], found)
+			}
+		}
+		return true
+	})
 	return out, ok
 }
 

@@ -69,8 +69,9 @@ type Users struct {
 	// bearer tokens are not sent by browsers on their own, cookies are.
 	CrossOrigin *http.CrossOriginProtection
 
-	reach    *ttlcache.Cache[string, *reach]         // by org and account
-	consents *ttlcache.Cache[string, *consentsOfOrg] // by org
+	accounts *ttlcache.Cache[string, *identity.Account] // by org and account
+	reach    *ttlcache.Cache[string, *reach]            // by org and account
+	consents *ttlcache.Cache[string, *consentsOfOrg]    // by org
 }
 
 // reach is what one person may reach, computed from the records.
@@ -99,6 +100,7 @@ type caller struct {
 
 func (u *Users) init() {
 	if u.reach == nil {
+		u.accounts = ttlcache.New[string, *identity.Account](10000)
 		u.reach = ttlcache.New[string, *reach](10000)
 		u.consents = ttlcache.New[string, *consentsOfOrg](1000)
 	}
@@ -123,11 +125,8 @@ func (u *Users) Authenticate(r *http.Request) (*fhir.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := u.Accounts.ByID(ctx, se.OrgID, se.AccountID)
+	a, err := u.account(ctx, se)
 	if err != nil {
-		if errs.CodeOf(err) == errs.NotFound {
-			return nil, errs.E(errs.Unauthorized, "the account of this session no longer exists")
-		}
 		return nil, err
 	}
 	if isStaff(a.Role) && se.FactorAt.IsZero() {
@@ -162,6 +161,26 @@ func (c *caller) compartments(typ string) ([]string, bool) {
 		}
 	}
 	return out, true
+}
+
+// account returns the account of a session, reading it at most once per
+// GrantTTL: a changed role applies within that time.
+func (u *Users) account(ctx context.Context, se *session.Session) (*identity.Account, error) {
+	u.init()
+	now := u.Sessions.Now()
+	key := se.OrgID + "\x00" + se.AccountID
+	if a, ok := u.accounts.Get(key, now); ok {
+		return a, nil
+	}
+	a, err := u.Accounts.ByID(ctx, se.OrgID, se.AccountID)
+	if err != nil {
+		if errs.CodeOf(err) == errs.NotFound {
+			return nil, errs.E(errs.Unauthorized, "the account of this session no longer exists")
+		}
+		return nil, err
+	}
+	u.accounts.Put(key, a, now, now.Add(GrantTTL))
+	return a, nil
 }
 
 // callerOf builds the caller of a's request, reusing a's reach and the

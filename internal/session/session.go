@@ -23,6 +23,7 @@ import (
 
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/ttlcache"
 )
 
 // Session is one signed-in session.
@@ -73,7 +74,17 @@ type Store struct {
 	db     *db.DB
 	policy Policy
 	now    func() time.Time
+	// recent holds open sessions found within CacheFor, by secret hash,
+	// so that a burst of requests reads the session once. Ending or
+	// renewing a session through this Store drops it at once.
+	recent *ttlcache.Cache[string, Session]
 }
+
+// CacheFor is how long a session found open is trusted without reading it
+// again. A session ended through another careloop node (sharing the
+// database) is refused by this one within CacheFor; through this node, at
+// once.
+const CacheFor = 2 * time.Second
 
 // NewStore returns a Store on d with policy p (zero fields take
 // DefaultPolicy's).
@@ -90,7 +101,7 @@ func NewStore(d *db.DB, p Policy) *Store {
 	if p.TouchEvery <= 0 {
 		p.TouchEvery = DefaultPolicy.TouchEvery
 	}
-	return &Store{db: d, policy: p, now: func() time.Time { return time.Now().UTC() }}
+	return &Store{db: d, policy: p, now: func() time.Time { return time.Now().UTC() }, recent: ttlcache.New[string, Session](100000)}
 }
 
 // SetClock replaces the clock, for tests.
@@ -233,6 +244,13 @@ func (s *Store) find(ctx context.Context, secret, stage string) (*Session, error
 		return nil, noSession()
 	}
 	hash := hashSecret(secret)
+	now := s.now()
+	if stage == stageActive {
+		if se, ok := s.recent.Get(hash, now); ok && se.open(now) && now.Sub(se.LastSeenAt) < s.policy.TouchEvery {
+			return &se, nil
+		}
+	}
+	s.recent.Delete(hash)
 	se, err := scan(s.db.Read.QueryRowContext(ctx, "SELECT "+columns+" FROM sessions WHERE token_hash = $1 AND stage = $2 AND ended_at IS NULL", hash, stage))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSession()
@@ -240,7 +258,6 @@ func (s *Store) find(ctx context.Context, secret, stage string) (*Session, error
 	if err != nil {
 		return nil, fmt.Errorf("session: find: %w", err)
 	}
-	now := s.now()
 	if !se.open(now) {
 		if _, err := s.db.Write.ExecContext(ctx, "UPDATE sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL", hash, now); err != nil {
 			return nil, fmt.Errorf("session: end: %w", err)
@@ -253,7 +270,15 @@ func (s *Store) find(ctx context.Context, secret, stage string) (*Session, error
 		}
 		se.LastSeenAt = now
 	}
+	if stage == stageActive {
+		s.recent.Put(hash, *se, now, now.Add(CacheFor))
+	}
 	return se, nil
+}
+
+// forget drops the remembered sessions that drop reports true for.
+func (s *Store) forget(drop func(se *Session) bool) {
+	s.recent.DeleteFunc(func(se Session) bool { return drop(&se) })
 }
 
 // Renew gives the session of secret a new secret, at a privilege change
@@ -272,6 +297,7 @@ func (s *Store) Renew(ctx context.Context, secret string, factorVerified bool) (
 		q = "UPDATE sessions SET token_hash = $2, last_seen_at = $3, factor_at = $3 WHERE token_hash = $1 AND stage = 'active' AND ended_at IS NULL"
 		se.FactorAt = now
 	}
+	s.recent.Delete(hashSecret(secret))
 	res, err := s.db.Write.ExecContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: renew: %w", err)
@@ -339,6 +365,7 @@ func (s *Store) List(ctx context.Context, orgID, accountID string) ([]Session, e
 // End ends one session of an account by its public id. Ending a session
 // that is not the account's open session is an errs.NotFound.
 func (s *Store) End(ctx context.Context, orgID, accountID, id string) error {
+	s.forget(func(se *Session) bool { return se.OrgID == orgID && se.AccountID == accountID && se.ID == id })
 	res, err := s.db.Write.ExecContext(ctx, `UPDATE sessions SET ended_at = $4
 		WHERE org_id = $1 AND account_id = $2 AND id = $3 AND ended_at IS NULL`, orgID, accountID, id, s.now())
 	if err != nil {
@@ -353,7 +380,9 @@ func (s *Store) End(ctx context.Context, orgID, accountID, id string) error {
 // EndSecret ends the session of a secret: signing out. Ending an unknown
 // or ended session does nothing.
 func (s *Store) EndSecret(ctx context.Context, secret string) error {
-	if _, err := s.db.Write.ExecContext(ctx, "UPDATE sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL", hashSecret(secret), s.now()); err != nil {
+	hash := hashSecret(secret)
+	s.recent.Delete(hash)
+	if _, err := s.db.Write.ExecContext(ctx, "UPDATE sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL", hash, s.now()); err != nil {
 		return fmt.Errorf("session: sign out: %w", err)
 	}
 	return nil
@@ -363,6 +392,9 @@ func (s *Store) EndSecret(ctx context.Context, secret string) error {
 // except (none when empty): signing out everywhere. It returns how many
 // it ended.
 func (s *Store) EndAll(ctx context.Context, orgID, accountID, except string) (int64, error) {
+	s.forget(func(se *Session) bool {
+		return se.OrgID == orgID && se.AccountID == accountID && se.ID != except
+	})
 	res, err := s.db.Write.ExecContext(ctx, `UPDATE sessions SET ended_at = $4
 		WHERE org_id = $1 AND account_id = $2 AND id <> $3 AND ended_at IS NULL`, orgID, accountID, except, s.now())
 	if err != nil {

@@ -66,3 +66,10 @@ func (c *Cache[K, V]) DeleteFunc(drop func(V) bool) {
 		}
 	}
 }
+
+// Delete drops the entry of k, if any.
+func (c *Cache[K, V]) Delete(k K) {
+	c.mu.Lock()
+	delete(c.entries, k)
+	c.mu.Unlock()
+}

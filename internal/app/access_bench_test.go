@@ -1,0 +1,77 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/fhir/spec"
+	"github.com/careloop/careloop/internal/platform/db"
+)
+
+// openAccess admits every request as the organisation without looking at
+// it: the unauthenticated baseline.
+type openAccess struct{ orgID string }
+
+func (o openAccess) Authenticate(*http.Request) (*fhir.Principal, error) {
+	return &fhir.Principal{OrgID: o.orgID, Subject: "bench", Kind: "api-key"}, nil
+}
+func (openAccess) Allow(context.Context, *fhir.Principal, fhir.Interaction, string) error { return nil }
+func (openAccess) Visible(context.Context, *fhir.Principal, *fhir.Stored) bool            { return true }
+
+// BenchmarkPersonRead reads one Observation through the FHIR API's handler
+// (in process, SQLite) without authentication, with an API key, as the
+// patient it belongs to and as a clinician caring for her (session cookies),
+// and reports the median (p50-ns) beside the mean.
+func BenchmarkPersonRead(b *testing.B) {
+	s := newServer(b, db.SQLite)
+	s.put(s.tokenA, clinicA)
+	ps := people()
+	alice, doc := find(ps, "alice@example.org"), find(ps, "doc@example.org")
+	s.signIn(alice, false)
+	s.signIn(doc, true)
+	org, err := s.a.Orgs.BySlug(context.Background(), "clinic-a")
+	if err != nil {
+		b.Fatal(err)
+	}
+	handler := func(acc fhir.Access) http.Handler {
+		api := fhir.NewAPI(fhir.APIConfig{DB: s.a.DB, Store: s.a.Resources, Search: s.a.Search, Access: acc,
+			IsType: spec.IsResourceType, BaseURL: "http://127.0.0.1/fhir"})
+		mux := http.NewServeMux()
+		api.Register(mux)
+		return mux
+	}
+	for _, bc := range []struct {
+		name, header, value string
+		h                   http.Handler
+	}{
+		{"unauthenticated", "", "", handler(openAccess{org.ID})},
+		{"api-key", "Authorization", "Bearer " + s.tokenA, handler(s.a.Policy)},
+		{"patient-session", "Cookie", alice.cookie, handler(s.a.Policy)},
+		{"clinician-session", "Cookie", doc.cookie, handler(s.a.Policy)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/fhir/Observation/obs-alice", nil)
+			if bc.header != "" {
+				r.Header.Set(bc.header, bc.value)
+			}
+			var times []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				start := time.Now()
+				bc.h.ServeHTTP(w, r)
+				times = append(times, time.Since(start))
+				if w.Code != 200 {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+		})
+	}
+}
