@@ -86,7 +86,7 @@ func people() []*person {
 	directory := []string{"Practitioner/doc", "Organization/org1"}
 	return []*person{
 		{slug: "clinic-a", email: "alice@example.org", role: identity.RolePatient, fhirRef: "Patient/alice",
-			sees: append([]string{"Patient/alice", "Observation/obs-alice", "Encounter/enc-alice", "Appointment/appt-alice"}, directory...),
+			sees:      append([]string{"Patient/alice", "Observation/obs-alice", "Encounter/enc-alice", "Appointment/appt-alice"}, directory...),
 			forbidden: []string{"Task"}, observations: 1},
 		{slug: "clinic-a", email: "carer@example.org", role: identity.RoleCaregiver,
 			sees:      append([]string{"Patient/bob", "Observation/obs-bob", "ServiceRequest/sr-bob"}, directory...),
@@ -100,7 +100,7 @@ func people() []*person {
 				"ServiceRequest/sr-bob", "Consent/consent-carol"}, directory...),
 			observations: 2},
 		{slug: "clinic-a", email: "nurse@example.org", role: identity.RoleNurse, fhirRef: "Practitioner/nurse1",
-			sees: append([]string{"Patient/alice", "Observation/obs-alice", "Encounter/enc-alice", "Appointment/appt-alice", "Task/task-alice"}, directory...),
+			sees:         append([]string{"Patient/alice", "Observation/obs-alice", "Encounter/enc-alice", "Appointment/appt-alice", "Task/task-alice"}, directory...),
 			observations: 1},
 		{slug: "clinic-a", email: "tech@example.org", role: identity.RoleTechnician, fhirRef: "Practitioner/tech1",
 			sees:      append([]string{"Patient/bob", "Observation/obs-bob", "ServiceRequest/sr-bob"}, directory...),
