@@ -34,6 +34,7 @@ Commands:
   migrate   bring the database schema up to date and exit
   apikey    issue, list and revoke API keys for the FHIR API
   client    register, list and revoke backend clients (OAuth, SMART Backend Services)
+  user      invite staff, make patients' activation codes, list accounts ("careloop user -h")
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
   reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdAPIKey(ctx, rest, stdout, stderr, getenv)
 	case "client":
 		err = cmdClient(ctx, rest, stdout, stderr, getenv)
+	case "user":
+		err = cmdUser(ctx, rest, stdout, stderr, getenv)
 	case "reindex":
 		err = cmdReindex(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":

@@ -1,11 +1,13 @@
 package access
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/fhir/spec"
 )
 
@@ -165,4 +167,13 @@ func patientID(ref, base string) (string, bool) {
 		rest = rest[:i]
 	}
 	return rest, true
+}
+
+// PatientsOf returns the ids of the patients in whose compartment a stored
+// resource is (see patientsOf), each once; base is the server's /fhir URL.
+// The audit log names them as the patients an access concerned.
+func PatientsOf(st *fhir.Stored, base string) []string {
+	ids, _ := patientsOf(st.Type, st.ID, st.JSON, base)
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }

@@ -360,3 +360,27 @@ func callerFrom(p *fhir.Principal) (*caller, bool) {
 	c, ok := p.Grant.(*caller)
 	return c, ok && c != nil
 }
+
+// PurposeOfUse returns the v3-ActReason code of a caller's access to a
+// patient's data, for the audit log: ETREAT (emergency treatment) when a
+// person reached the patient by breaking the glass, TREAT for clinical
+// staff, PATRQT for patients and caregivers, HOPERAT (operations) for
+// everyone else, systems included.
+func PurposeOfUse(p *fhir.Principal, patients []string) string {
+	c, ok := callerFrom(p)
+	if !ok {
+		return "HOPERAT"
+	}
+	for _, pid := range patients {
+		if c.reach.glass[pid] {
+			return "ETREAT"
+		}
+	}
+	switch c.account.Role {
+	case identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician:
+		return "TREAT"
+	case identity.RolePatient, identity.RoleCaregiver:
+		return "PATRQT"
+	}
+	return "HOPERAT"
+}

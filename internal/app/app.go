@@ -167,6 +167,9 @@ func (a *App) routes() (http.Handler, error) {
 		return nil, err
 	}
 	signIn.Register(mux)
+	if err := a.registerPages(mux, signIn, &opts); err != nil {
+		return nil, err
+	}
 	a.accessAPI(signIn.Cookies, opts.TrustedOrigins).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)

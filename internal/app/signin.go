@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 
+	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/keys"
+	"github.com/careloop/careloop/internal/platform/mail"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/signin"
 )
@@ -27,8 +31,12 @@ func (a *App) signInAPI() (*signin.API, error) {
 	a.Sessions = session.NewStore(a.DB, session.Policy{})
 	svc := &signin.Service{DB: a.DB, Accounts: a.Accounts, Factors: factors, Sessions: a.Sessions,
 		Throttle: signin.NewThrottle(a.DB), Notices: logNotices{a.Log.With("component", "signin")}, Log: a.Log}
+	lifecycle, err := a.lifecycle(svc, key)
+	if err != nil {
+		return nil, err
+	}
 	api := &signin.API{Service: svc, Orgs: a.Orgs, Accounts: a.Accounts, Enroll: factors,
-		Cookies: session.Cookies{Secure: a.Config.BaseURL.Scheme == "https"}}
+		Cookies: session.Cookies{Secure: a.Config.BaseURL.Scheme == "https"}, Lifecycle: lifecycle}
 	// WebAuthn binds passkeys to a host name: with an IP address in the
 	// base URL (the default 127.0.0.1) passkeys are off.
 	if host := a.Config.BaseURL.Hostname(); net.ParseIP(host) == nil {
@@ -59,4 +67,66 @@ func (n logNotices) RepeatedFailures(_ context.Context, a *identity.Account, add
 
 func (n logNotices) NewDevice(_ context.Context, a *identity.Account, userAgent, address string) {
 	n.log.Info("sign-in from a new device", "org", a.OrgID, "account", a.ID, "address", address, "user_agent", fmt.Sprintf("%.120s", userAgent))
+}
+
+// AccountLifecycle returns invitations, activation codes and the rest of
+// the account lifecycle for commands that run without the HTTP server
+// (careloop user). Call its Mail.Wait before exiting, so that the emails
+// it started are sent.
+func (a *App) AccountLifecycle() (*signin.Lifecycle, error) {
+	key, err := keys.LoadOrCreate(a.Config.KeyFile())
+	if err != nil {
+		return nil, err
+	}
+	factors, err := identity.NewFactorStore(a.DB, key.Derive("second-factor secrets", identity.FactorKeySize))
+	if err != nil {
+		return nil, err
+	}
+	svc := &signin.Service{DB: a.DB, Accounts: a.Accounts, Factors: factors, Sessions: session.NewStore(a.DB, session.Policy{}),
+		Throttle: signin.NewThrottle(a.DB), Log: a.Log}
+	return a.lifecycle(svc, key)
+}
+
+// lifecycle builds the account lifecycle on svc: tokens hashed with a key
+// drawn from careloop's secret key, dates of birth read from the FHIR
+// store, emails sent through --smtp-url or, without it, written to the log.
+func (a *App) lifecycle(svc *signin.Service, key *keys.Key) (*signin.Lifecycle, error) {
+	tokens, err := identity.NewTokens(a.DB, key.Derive("account tokens", identity.TokenKeySize))
+	if err != nil {
+		return nil, err
+	}
+	log := a.Log.With("component", "accounts")
+	var sender mail.Sender = mail.Log{Log: log}
+	if a.Config.SMTPURL != "" {
+		smtp, err := mail.NewSMTP(a.Config.SMTPURL, a.Config.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		sender = smtp
+		log.Info("emails go through SMTP", "smtp", a.Config.RedactedSMTP(), "from", a.Config.MailFrom)
+	} else {
+		log.Info("no --smtp-url: emails are written to this log, not sent")
+	}
+	return &signin.Lifecycle{Service: svc, Accounts: a.Accounts, Tokens: tokens, Patients: birthDates{a.Resources},
+		Mail: &signin.Mailer{Sender: sender, Log: log}, BaseURL: a.Config.BaseURL.String()}, nil
+}
+
+// birthDates reads the birthDate of Patient resources from the FHIR store.
+type birthDates struct{ store *fhir.Store }
+
+func (b birthDates) BirthDate(ctx context.Context, orgID, id string) (string, error) {
+	st, err := b.store.Read(ctx, orgID, "Patient", id)
+	if err != nil {
+		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Gone {
+			return "", errs.NotFoundf("no Patient/%s", id)
+		}
+		return "", err
+	}
+	var p struct {
+		BirthDate string `json:"birthDate"`
+	}
+	if err := json.Unmarshal(st.JSON, &p); err != nil {
+		return "", fmt.Errorf("app: read Patient/%s: %w", id, err)
+	}
+	return p.BirthDate, nil
 }

@@ -86,7 +86,9 @@ type APIConfig struct {
 	Access   Access
 	Validate Validator
 	IsType   TypeChecker
-	Log      *slog.Logger
+	// Audit, if not nil, records every interaction with health data.
+	Audit Auditor
+	Log   *slog.Logger
 	// BaseURL is the public URL of /fhir, for Location headers and links.
 	BaseURL string
 	// Capabilities is served at /fhir/metadata.
@@ -101,6 +103,7 @@ type API struct {
 	access   Access
 	validate Validator
 	isType   TypeChecker
+	audit    Auditor
 	log      *slog.Logger
 	base     string
 	caps     []byte
@@ -112,7 +115,7 @@ func NewAPI(c APIConfig) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{db: c.DB, store: c.Store, search: c.Search, access: c.Access, validate: c.Validate, isType: c.IsType,
+	return &API{db: c.DB, store: c.Store, search: c.Search, access: c.Access, validate: c.Validate, isType: c.IsType, audit: c.Audit,
 		log: log, base: strings.TrimSuffix(c.BaseURL, "/"), caps: c.Capabilities}
 }
 
@@ -154,6 +157,7 @@ func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal)
 			a.writeError(w, r, err)
 			return
 		}
+		r = withAddress(r)
 		p, err := a.access.Authenticate(r)
 		if err != nil {
 			if errs.CodeOf(err) == errs.Unauthorized {
@@ -172,6 +176,9 @@ func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal)
 			return
 		}
 		if err := fn(w, r, p); err != nil {
+			if errs.CodeOf(err) == errs.Forbidden {
+				a.recordRefused(r.Context(), p, interactionOfRequest(r), r.PathValue("type"), refOfRequest(r)...)
+			}
 			a.writeError(w, r, err)
 		}
 	}
@@ -359,7 +366,11 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, p *Principal) error {
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, st) {
+		a.recordRefused(r.Context(), p, InteractionRead, typ, st.Ref())
 		return errs.NotFoundf("%s/%s is not known", typ, id)
+	}
+	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionRead, Type: typ, Resources: []*Stored{st}}); err != nil {
+		return err
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagVersion(inm) == strconv.FormatInt(st.VersionID, 10) {
 		w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, st.VersionID))
@@ -384,7 +395,11 @@ func (a *API) vread(w http.ResponseWriter, r *http.Request, p *Principal) error 
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, st) {
+		a.recordRefused(r.Context(), p, InteractionVRead, typ, st.Ref())
 		return errs.NotFoundf("%s/%s is not known", typ, id)
+	}
+	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionVRead, Type: typ, Resources: []*Stored{st}}); err != nil {
+		return err
 	}
 	a.writeStored(w, r, http.StatusOK, st)
 	return nil
@@ -423,7 +438,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, p *Principal) error
 		if err != nil {
 			return err
 		}
-		return a.admit(r.Context(), p, st)
+		if err := a.admit(r.Context(), p, st); err != nil {
+			return err
+		}
+		return a.recordTx(r.Context(), tx, p, AuditEvent{Interaction: InteractionCreate, Type: typ, Resources: []*Stored{st}})
 	})
 	if err != nil {
 		return err
@@ -462,7 +480,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, p *Principal) error
 		if err != nil {
 			return err
 		}
-		return a.admit(r.Context(), p, st)
+		return a.admitAndRecord(r.Context(), tx, p, writeInteraction(created), st)
 	})
 	if err != nil {
 		return err
@@ -485,17 +503,25 @@ func (a *API) writtenUpdate(w http.ResponseWriter, r *http.Request, st *Stored, 
 // checkVisibleTx refuses writes to an existing resource the caller may not
 // see, answering as if it did not exist.
 func (a *API) checkVisibleTx(ctx context.Context, tx *sql.Tx, p *Principal, typ, id string) error {
+	_, err := a.visibleTx(ctx, tx, p, typ, id)
+	return err
+}
+
+// visibleTx returns the current version of a resource, nil when there is
+// none (never created, or deleted), and an errs.NotFound when the caller
+// may not see it.
+func (a *API) visibleTx(ctx context.Context, tx *sql.Tx, p *Principal, typ, id string) (*Stored, error) {
 	cur, err := a.store.ReadTx(ctx, tx, p.OrgID, typ, id)
 	if err != nil {
 		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Gone {
-			return nil
+			return nil, nil
 		}
-		return err
+		return nil, err
 	}
 	if !a.access.Visible(ctx, p, cur) {
-		return errs.NotFoundf("%s/%s is not known", typ, id)
+		return nil, errs.NotFoundf("%s/%s is not known", typ, id)
 	}
-	return nil
+	return cur, nil
 }
 
 func (a *API) conditionalUpdate(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -521,7 +547,7 @@ func (a *API) conditionalUpdate(w http.ResponseWriter, r *http.Request, p *Princ
 		if err != nil {
 			return err
 		}
-		return a.admit(r.Context(), p, st)
+		return a.admitAndRecord(r.Context(), tx, p, writeInteraction(created), st)
 	})
 	if err != nil {
 		return err
@@ -555,6 +581,24 @@ func (a *API) conditionalPut(ctx context.Context, tx *sql.Tx, p *Principal, typ,
 	}
 }
 
+// admitAndRecord admits a write (see admit) and records it in the audit
+// log, in its transaction.
+func (a *API) admitAndRecord(ctx context.Context, tx *sql.Tx, p *Principal, in Interaction, st *Stored) error {
+	if err := a.admit(ctx, p, st); err != nil {
+		return err
+	}
+	return a.recordTx(ctx, tx, p, AuditEvent{Interaction: in, Type: st.Type, Resources: []*Stored{st}})
+}
+
+// writeInteraction is the interaction of a write that created the
+// resource or updated it.
+func writeInteraction(created bool) Interaction {
+	if created {
+		return InteractionCreate
+	}
+	return InteractionUpdate
+}
+
 // admit refuses a write whose result the caller could not see: a patient
 // writing into another patient's record, a clinician into the record of a
 // patient outside their care. It runs inside the write's transaction, so a
@@ -581,11 +625,18 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, p *Principal) error
 		return err
 	}
 	err := a.db.InTx(r.Context(), func(tx *sql.Tx) error {
-		if err := a.checkVisibleTx(r.Context(), tx, p, typ, id); err != nil {
+		cur, err := a.visibleTx(r.Context(), tx, p, typ, id)
+		if err != nil {
 			return err
 		}
-		_, err := a.store.DeleteTx(r.Context(), tx, p.OrgID, typ, id)
-		return err
+		if _, err := a.store.DeleteTx(r.Context(), tx, p.OrgID, typ, id); err != nil {
+			return err
+		}
+		if cur == nil {
+			return nil // deleting what is not there changes nothing
+		}
+		// The entry names the version deleted, whose content says whose it was.
+		return a.recordTx(r.Context(), tx, p, AuditEvent{Interaction: InteractionDelete, Type: typ, Resources: []*Stored{cur}})
 	})
 	if err != nil {
 		return err

@@ -289,6 +289,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	results := make([]entryResult, len(entries))
 	existing := make([]bool, len(entries))
 	w := a.store.writer(p.OrgID)
+	var audited []AuditEvent
 	// First the conditional creates and updates: the searches that decide
 	// their ids, before anything is written.
 	for _, i := range pl.order {
@@ -370,16 +371,21 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 					if _, err := w.delete(ctx, tx, typ, m.ID, i); err != nil {
 						return nil, withEntry(err, i)
 					}
+					audited = append(audited, AuditEvent{Interaction: InteractionDelete, Type: typ, Resources: []*Stored{m}})
 				}
 				results[i] = entryResult{status: http.StatusNoContent}
 				continue
 			}
-			if err := a.checkVisibleTx(ctx, tx, p, typ, id); err != nil {
+			cur, err := a.visibleTx(ctx, tx, p, typ, id)
+			if err != nil {
 				return nil, withEntry(err, i)
 			}
 			st, err := w.delete(ctx, tx, typ, id, i)
 			if err != nil {
 				return nil, withEntry(err, i)
+			}
+			if cur != nil {
+				audited = append(audited, AuditEvent{Interaction: InteractionDelete, Type: typ, Resources: []*Stored{cur}})
 			}
 			results[i] = entryResult{status: http.StatusNoContent, stored: st}
 		case "POST", "PUT":
@@ -401,6 +407,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 				if err != nil {
 					return nil, withEntry(err, i)
 				}
+				audited = append(audited, AuditEvent{Interaction: InteractionCreate, Type: typ, Resources: []*Stored{st}})
 				results[i] = entryResult{status: http.StatusCreated, stored: st, location: true}
 				continue
 			}
@@ -418,6 +425,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 			if err != nil {
 				return nil, withEntry(err, i)
 			}
+			audited = append(audited, AuditEvent{Interaction: writeInteraction(created), Type: typ, Resources: []*Stored{st}})
 			status := http.StatusOK
 			if created {
 				status = http.StatusCreated
@@ -437,6 +445,7 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 			if err != nil {
 				return nil, withEntry(err, i)
 			}
+			audited = append(audited, AuditEvent{Interaction: InteractionRead, Type: typ, Resources: []*Stored{st}})
 			results[i] = entryResult{status: http.StatusOK, stored: st}
 		case "PATCH":
 			return nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].request.method", i), "PATCH inside a Bundle is not supported; use PATCH on the resource")
@@ -445,6 +454,13 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	// One announcement for the whole transaction.
 	if err := w.finish(ctx, tx); err != nil {
 		return nil, err
+	}
+	// One audit entry per entry that read or changed a resource, committed
+	// with the writes.
+	for _, ev := range audited {
+		if err := a.recordTx(ctx, tx, p, ev); err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
 }

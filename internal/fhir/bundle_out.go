@@ -2,10 +2,12 @@ package fhir
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,12 +116,25 @@ func (a *API) searchType(w http.ResponseWriter, r *http.Request, p *Principal) e
 	if err != nil {
 		return err
 	}
-	a.writeSearch(w, r, p, typ, params, res)
+	res.Matches = a.visibleOnly(r.Context(), p, res.Matches)
+	res.Included = a.visibleOnly(r.Context(), p, res.Included)
+	ev := AuditEvent{Interaction: InteractionSearch, Type: typ, Query: params.Encode(),
+		Resources: append(slices.Clip(res.Matches), res.Included...)}
+	if err := a.record(r.Context(), p, ev); err != nil {
+		return err
+	}
+	a.writeSearch(w, typ, params, res)
 	return nil
 }
 
-// writeSearch answers with a searchset Bundle of the visible results.
-func (a *API) writeSearch(w http.ResponseWriter, r *http.Request, p *Principal, typ string, params url.Values, res *SearchResult) {
+// visibleOnly keeps the resources the caller may see, in place.
+func (a *API) visibleOnly(ctx context.Context, p *Principal, sts []*Stored) []*Stored {
+	return slices.DeleteFunc(sts, func(st *Stored) bool { return !a.access.Visible(ctx, p, st) })
+}
+
+// writeSearch answers with a searchset Bundle of results the caller may
+// see (see visibleOnly).
+func (a *API) writeSearch(w http.ResponseWriter, typ string, params url.Values, res *SearchResult) {
 	links := map[string]string{"self": a.base + "/" + typ + "?" + params.Encode()}
 	if res.Next != "" {
 		next := cloneValues(params)
@@ -129,15 +144,9 @@ func (a *API) writeSearch(w http.ResponseWriter, r *http.Request, p *Principal, 
 	elements := elementList(params.Get("_elements"))
 	b := newBundle("searchset", res.Total, links)
 	for _, m := range res.Matches {
-		if !a.access.Visible(r.Context(), p, m) {
-			continue
-		}
 		b.entry(a.base+"/"+m.Ref(), subset(m.JSON, elements), `"search":{"mode":"match"}`)
 	}
 	for _, m := range res.Included {
-		if !a.access.Visible(r.Context(), p, m) {
-			continue
-		}
 		b.entry(a.base+"/"+m.Ref(), m.JSON, `"search":{"mode":"include"}`)
 	}
 	writeResource(w, http.StatusOK, b.bytes())
@@ -262,12 +271,18 @@ func (a *API) historyOf(w http.ResponseWriter, r *http.Request, p *Principal, ty
 		next.Set("_cursor", encodeCursor(string(cur)))
 		links["next"] = a.base + path + "?" + next.Encode()
 	}
-	b := newBundle("history", -1, links)
+	var shown []*Stored
 	for i := range versions {
-		v := &versions[i]
-		if !a.access.Visible(r.Context(), p, v) {
-			continue
+		if v := &versions[i]; a.access.Visible(r.Context(), p, v) {
+			shown = append(shown, v)
 		}
+	}
+	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionHistory, Type: typ, Query: params.Encode(),
+		Resources: shown, Refs: refOfRequest(r)}); err != nil {
+		return err
+	}
+	b := newBundle("history", -1, links)
+	for _, v := range shown {
 		method, status := "PUT", "200 OK"
 		switch {
 		case v.Deleted:
@@ -299,18 +314,20 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request, p *Principal) e
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, pat) {
+		a.recordRefused(r.Context(), p, InteractionOperation, "Patient", pat.Ref())
 		return errs.NotFoundf("Patient/%s is not known", id)
 	}
 	related, err := a.search.ReferringTo(r.Context(), p.OrgID, "Patient", id, 10000)
 	if err != nil {
 		return err
 	}
+	shown := append([]*Stored{pat}, a.visibleOnly(r.Context(), p, related)...)
+	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionOperation, Operation: "$everything", Type: "Patient", Resources: shown}); err != nil {
+		return err
+	}
 	b := newBundle("searchset", -1, map[string]string{"self": a.base + "/Patient/" + id + "/$everything"})
-	b.entry(a.base+"/"+pat.Ref(), pat.JSON, `"search":{"mode":"match"}`)
-	for _, m := range related {
-		if a.access.Visible(r.Context(), p, m) {
-			b.entry(a.base+"/"+m.Ref(), m.JSON, `"search":{"mode":"match"}`)
-		}
+	for _, m := range shown {
+		b.entry(a.base+"/"+m.Ref(), m.JSON, `"search":{"mode":"match"}`)
 	}
 	writeResource(w, http.StatusOK, b.bytes())
 	return nil

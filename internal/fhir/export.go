@@ -209,8 +209,14 @@ func (a *API) exportKickoff(w http.ResponseWriter, r *http.Request, p *Principal
 			strings.Join(types, ","), since, time.Now().UTC()); err != nil {
 			return fmt.Errorf("fhir: export: %w", err)
 		}
-		_, err := a.store.jobs.InsertTx(r.Context(), tx, ExportArgs{OrgID: p.OrgID, ExportID: id}, nil)
-		return err
+		if _, err := a.store.jobs.InsertTx(r.Context(), tx, ExportArgs{OrgID: p.OrgID, ExportID: id}, nil); err != nil {
+			return err
+		}
+		ev := AuditEvent{Interaction: InteractionOperation, Operation: "$export", Query: "export=" + id + "&" + q.Encode()}
+		if patient != "" {
+			ev.Type, ev.Refs = "Patient", []string{"Patient/" + patient}
+		}
+		return a.recordTx(r.Context(), tx, p, ev)
 	})
 	if err != nil {
 		return err
@@ -332,6 +338,10 @@ func (a *API) exportFile(w http.ResponseWriter, r *http.Request, p *Principal) e
 	}
 	if err != nil {
 		return fmt.Errorf("fhir: export file: %w", err)
+	}
+	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionOperation, Operation: "$export-file",
+		Query: "export=" + id + "&file=" + seqText}); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/fhir+ndjson")
 	_, _ = w.Write([]byte(content))

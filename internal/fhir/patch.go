@@ -376,7 +376,7 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, p *Principal) error 
 		if err != nil {
 			return err
 		}
-		return a.admit(r.Context(), p, st)
+		return a.admitAndRecord(r.Context(), tx, p, InteractionPatch, st)
 	})
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ type API struct {
 	Enroll   Enrollment
 	Passkeys PasskeyService // nil: no passkey routes
 	Cookies  session.Cookies
+	// Lifecycle: invitations, activation, registration, email
+	// verification and recovery; nil: none of their routes.
+	Lifecycle *Lifecycle
 }
 
 // Register adds the routes to mux. Every route but sign-in needs the
@@ -53,6 +56,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /auth/factors/totp/confirm", a.withSession(a.confirmTOTP))
 	mux.HandleFunc("POST /auth/factors/recovery-codes", a.withSession(a.recoveryCodes))
 	a.registerPasskeys(mux)
+	a.registerLifecycle(mux)
 }
 
 // clientAddress is the network address of the request's peer.

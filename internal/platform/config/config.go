@@ -14,12 +14,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/careloop/careloop/internal/platform/mail"
 )
 
 // Config is the validated configuration of one careloop process.
@@ -53,6 +56,14 @@ type Config struct {
 	// SecretKeyFile holds careloop's secret key (see internal/platform/keys);
 	// empty means secret.key in DataDir.
 	SecretKeyFile string
+	// SMTPURL is the SMTP server careloop's emails go through
+	// (smtp://user:password@host:port, STARTTLS required unless ?tls= says
+	// otherwise; smtps:// for implicit TLS); empty: emails are written to
+	// the log, not sent. It holds a password: log RedactedSMTP instead.
+	SMTPURL string
+	// MailFrom is the sender of careloop's emails; empty means
+	// no-reply@ the host of BaseURL.
+	MailFrom string
 	// DemoSeed and DemoPatients shape the demo organisation.
 	DemoSeed     int64
 	DemoPatients int
@@ -109,6 +120,10 @@ const (
 	Demo
 	// Args lets a subcommand take arguments after its flags (Config.Args).
 	Args
+	// Mail is the email flags (--smtp-url, --mail-from) with the
+	// --base-url and --secret-key-file that links and tokens need, for
+	// commands that send email without serving (Server includes them).
+	Mail
 )
 
 // Parse reads the flags of subcommand name from args, falling back to the
@@ -145,7 +160,14 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 		fs.IntVar(&c.JobWorkers, "job-workers", 20, "jobs run at once by this process")
 		fs.DurationVar(&c.JobPollInterval, "job-poll", 20*time.Millisecond, "how often workers look for new jobs on SQLite")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time given to requests and jobs to finish on shutdown")
+	}
+	if set&(Server|Mail) != 0 {
+		if set&Server == 0 {
+			fs.StringVar(&baseURL, "base-url", "http://127.0.0.1:8080", "public URL of careloop, used in the links emails carry")
+		}
 		fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file of careloop's secret key, made on first start (default secret.key in --data-dir); every node of one database needs the same")
+		fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for emails: smtp://user:password@host:587 (STARTTLS required; ?tls=opportunistic or ?tls=none to relax) or smtps://host:465; empty writes emails to the log, unsent")
+		fs.StringVar(&c.MailFrom, "mail-from", "", "sender of emails, such as 'Riverside Clinic <no-reply@clinic.example.org>' (default no-reply@ the host of --base-url)")
 	}
 	if set&Demo != 0 {
 		fs.Int64Var(&c.DemoSeed, "seed", 1, "seed of the demo data; the same seed gives the same data")
@@ -259,6 +281,14 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 	if set&Demo != 0 && (c.DemoPatients < 1 || c.DemoPatients > 100000) {
 		return bad("patients", "%d is outside 1 to 100000", c.DemoPatients)
 	}
+	if set&Mail != 0 && set&Server == 0 {
+		u, err := parseBaseURL(baseURL)
+		if err != nil {
+			return bad("base-url", "%v", err)
+		}
+		c.BaseURL = u
+		return c.validateMail(bad)
+	}
 	if set&Server == 0 {
 		return nil
 	}
@@ -290,12 +320,14 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 		}
 		baseURL = scheme + "://" + net.JoinHostPort(host, port)
 	}
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return bad("base-url", "%q is not an absolute http(s) URL without query (for example https://careloop.example.org)", baseURL)
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return bad("base-url", "%v", err)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
 	c.BaseURL = u
+	if err := c.validateMail(bad); err != nil {
+		return err
+	}
 	if maxBody < 1024 || maxBody > 1<<30 {
 		return bad("max-body", "%d is outside 1024 to 1073741824 bytes", maxBody)
 	}
@@ -310,6 +342,43 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 		return bad("shutdown-timeout", "%s is outside 1s to 1h", c.ShutdownTimeout)
 	}
 	return nil
+}
+
+func parseBaseURL(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL without query (for example https://careloop.example.org)", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// validateMail checks SMTPURL and MailFrom and fills in MailFrom's
+// default. It runs after BaseURL is set.
+func (c *Config) validateMail(bad func(flagName, format string, args ...any) error) error {
+	if c.SMTPURL != "" {
+		if _, _, _, _, _, err := mail.ParseURL(c.SMTPURL); err != nil {
+			return bad("smtp-url", "%v", err)
+		}
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "careloop <no-reply@" + c.BaseURL.Hostname() + ">"
+	}
+	if a, err := netmail.ParseAddress(c.MailFrom); err != nil || strings.ContainsAny(c.MailFrom, "\r\n") {
+		return bad("mail-from", "%q is not an email address (for example 'Riverside Clinic <no-reply@clinic.example.org>')", c.MailFrom)
+	} else if !strings.Contains(a.Address, "@") {
+		return bad("mail-from", "%q has no domain", c.MailFrom)
+	}
+	return nil
+}
+
+// RedactedSMTP returns SMTPURL with any password replaced, safe to log.
+func (c *Config) RedactedSMTP() string {
+	u, err := url.Parse(c.SMTPURL)
+	if err != nil {
+		return "smtp://(unparseable)"
+	}
+	return u.Redacted()
 }
 
 func (c *Config) validateDB() error {

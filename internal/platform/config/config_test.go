@@ -92,6 +92,29 @@ func TestParse(t *testing.T) {
 		{name: "bad env number", env: env("CARELOOP_DATA_DIR", data, "CARELOOP_JOB_WORKERS", "many"), wantErr: "CARELOOP_JOB_WORKERS=\"many\": not a valid number"},
 		{name: "patients out of range", args: []string{"--data-dir", data, "--patients", "0"}, wantErr: "--patients"},
 		{name: "body limit", args: []string{"--data-dir", data, "--max-body", "10"}, wantErr: "--max-body"},
+		{name: "smtp", args: []string{"--data-dir", data, "--base-url", "https://care.example.org", "--smtp-url", "smtp://care:pa55word@mail.example.org:587"},
+			check: func(t *testing.T, c *config.Config) {
+				if c.SMTPURL != "smtp://care:pa55word@mail.example.org:587" || strings.Contains(c.RedactedSMTP(), "pa55word") {
+					t.Errorf("smtp %q redacted %q", c.SMTPURL, c.RedactedSMTP())
+				}
+				if c.MailFrom != "careloop <no-reply@care.example.org>" {
+					t.Errorf("default sender %q", c.MailFrom)
+				}
+			}},
+		{name: "smtp from environment", env: env("CARELOOP_DATA_DIR", data, "CARELOOP_SMTP_URL", "smtps://mail.example.org", "CARELOOP_MAIL_FROM", "Clinic <desk@clinic.example.org>"),
+			check: func(t *testing.T, c *config.Config) {
+				if c.SMTPURL != "smtps://mail.example.org" || c.MailFrom != "Clinic <desk@clinic.example.org>" {
+					t.Errorf("smtp %q from %q", c.SMTPURL, c.MailFrom)
+				}
+			}},
+		{name: "no smtp", args: []string{"--data-dir", data}, check: func(t *testing.T, c *config.Config) {
+			if c.SMTPURL != "" {
+				t.Errorf("smtp %q", c.SMTPURL)
+			}
+		}},
+		{name: "bad smtp scheme", args: []string{"--data-dir", data, "--smtp-url", "imap://mail.example.org"}, wantErr: "--smtp-url: scheme \"imap\" is not smtp or smtps"},
+		{name: "bad smtp tls", args: []string{"--data-dir", data, "--smtp-url", "smtp://u:hunter22@mail.example.org?tls=sometimes"}, wantErr: "--smtp-url: tls="},
+		{name: "bad mail from", args: []string{"--data-dir", data, "--mail-from", "nobody"}, wantErr: "--mail-from"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,9 +150,51 @@ func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"--db", "CARELOOP_DB", "--data-dir", "CARELOOP_DATA_DIR", "--addr", "--tls-cert", "--seed", "CARELOOP_PATIENTS"} {
+	for _, want := range []string{"--db", "CARELOOP_DB", "--data-dir", "CARELOOP_DATA_DIR", "--addr", "--tls-cert", "--seed", "CARELOOP_PATIENTS", "--smtp-url", "CARELOOP_SMTP_URL", "--mail-from"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("help lacks %s:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestMailSetForCommandsThatSendWithoutServing(t *testing.T) {
+	data := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		base    string
+	}{
+		{name: "default base URL", args: []string{"--data-dir", data}, base: "http://127.0.0.1:8080"},
+		{name: "own base URL", args: []string{"--data-dir", data, "--base-url", "https://care.example.org/"}, base: "https://care.example.org"},
+		{name: "bad base URL", args: []string{"--data-dir", data, "--base-url", "care.example.org"}, wantErr: "--base-url"},
+		{name: "server flags refused", args: []string{"--data-dir", data, "--addr", "127.0.0.1:1"}, wantErr: "not defined: -addr"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse("user invite", config.Store|config.Mail, tc.args, env(), io.Discard)
+			if tc.wantErr != "" {
+				var ue *config.UsageError
+				if !errors.As(err, &ue) || !strings.Contains(ue.Msg, tc.wantErr) {
+					t.Fatalf("got %v, want a usage error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.BaseURL.String() != tc.base || c.MailFrom == "" {
+				t.Errorf("base %s from %q", c.BaseURL, c.MailFrom)
+			}
+		})
+	}
+	var b strings.Builder
+	if _, err := config.Parse("user invite", config.Store|config.Mail, []string{"-h"}, env(), &b); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--smtp-url", "CARELOOP_SMTP_URL", "--mail-from", "CARELOOP_MAIL_FROM", "--base-url", "--secret-key-file"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("help lacks %s", want)
 		}
 	}
 }

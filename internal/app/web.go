@@ -1,0 +1,35 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/signin"
+	"github.com/careloop/careloop/internal/web"
+)
+
+// registerPages adds the sign-in and account pages to mux, built on the
+// services of the sign-in API, and makes errors answered to browsers
+// (unknown pages, cross-origin refusals) friendly pages: opts gains an
+// error renderer for "/" that keeps JSON for every other client. Call it
+// before opts is used.
+func (a *App) registerPages(mux *http.ServeMux, api *signin.API, opts *httpx.Options) error {
+	cfg := web.Config{SignIn: api.Service, Orgs: a.Orgs, Accounts: api.Accounts, Enroll: api.Enroll,
+		Cookies: api.Cookies, Log: a.Log.With("component", "web")}
+	if pk, ok := api.Passkeys.(*identity.Passkeys); ok && pk != nil {
+		cfg.Passkeys = pk
+	}
+	pages, err := web.New(cfg)
+	if err != nil {
+		return err
+	}
+	pages.Register(mux)
+	if opts.ErrorRenderers == nil {
+		opts.ErrorRenderers = map[string]httpx.ErrorRenderer{}
+	}
+	if _, taken := opts.ErrorRenderers["/"]; !taken {
+		opts.ErrorRenderers["/"] = pages.ErrorRenderer(nil)
+	}
+	return nil
+}

@@ -1,0 +1,762 @@
+package signin
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/session"
+	"github.com/careloop/careloop/internal/tenant"
+)
+
+// PatientBirthDates reads dates of birth from Patient records.
+type PatientBirthDates interface {
+	// BirthDate returns the birthDate of Patient/id as recorded
+	// ("1980-05-17", or a partial "1980-05"), "" when the record has
+	// none, and an errs.NotFound when there is no such Patient.
+	BirthDate(ctx context.Context, orgID, id string) (string, error)
+}
+
+// LifecycleAccounts is the account store behind invitations, activation,
+// registration, verification and recovery; *identity.Store is one.
+type LifecycleAccounts interface {
+	ByEmail(ctx context.Context, orgID, email string) (*identity.Account, string, error)
+	ByID(ctx context.Context, orgID, id string) (*identity.Account, error)
+	CreateTx(ctx context.Context, tx *sql.Tx, a *identity.Account, passwordHash string) error
+	SetPasswordTx(ctx context.Context, tx *sql.Tx, orgID, accountID, passwordHash string) error
+	MarkEmailVerifiedTx(ctx context.Context, tx *sql.Tx, orgID, accountID string, at time.Time) error
+	ChangeEmailTx(ctx context.Context, tx *sql.Tx, orgID, accountID, email string, verifiedAt time.Time) error
+	EmailVerifiedAt(ctx context.Context, orgID, accountID string) (time.Time, error)
+	LinkPatientTx(ctx context.Context, tx *sql.Tx, orgID, accountID, patientID string) error
+	PatientFreeTx(ctx context.Context, tx *sql.Tx, orgID, patientID string) error
+	AddRegistrationTx(ctx context.Context, tx *sql.Tx, orgID, accountID, birthDate string, at time.Time) error
+	Registrations(ctx context.Context, orgID string) ([]identity.Registration, error)
+	RegistrationTx(ctx context.Context, tx *sql.Tx, orgID, accountID string) (*identity.Registration, error)
+}
+
+// Limits of the account lifecycle, counted per network address or account
+// with the sign-in Throttle: every request counts, not only failures.
+var (
+	// RecoveryAddressLimit: recovery links asked for from one address.
+	RecoveryAddressLimit = Limit{Failures: 10, Window: time.Hour, Block: time.Hour}
+	// RecoveryAccountLimit: recovery links sent to one account; beyond it
+	// requests are answered as usual and nothing is sent.
+	RecoveryAccountLimit = Limit{Failures: 3, Window: time.Hour, Block: time.Hour}
+	// RegisterAddressLimit: registrations from one address.
+	RegisterAddressLimit = Limit{Failures: 10, Window: time.Hour, Block: time.Hour}
+	// EmailAccountLimit: verification links one account asks for.
+	EmailAccountLimit = Limit{Failures: 5, Window: time.Hour, Block: time.Hour}
+)
+
+// Lifecycle is how people get and recover accounts: staff invitations,
+// patient activation codes, self-registration and its match to a record,
+// email verification and change, and recovery by an email link that never
+// bypasses the second factor.
+//
+// Answers that could tell whether an account exists (registration,
+// recovery) are the same either way, after the same work on the request's
+// path; what differs happens in the background (Mail.Go).
+type Lifecycle struct {
+	Service  *Service // database, sessions, throttle, second factors
+	Accounts LifecycleAccounts
+	Tokens   *identity.Tokens
+	Patients PatientBirthDates
+	Mail     *Mailer
+	// BaseURL is the public URL of careloop, for the links in emails.
+	BaseURL string
+	// PasswordParams hash new passwords; zero means
+	// identity.DefaultPasswordParams.
+	PasswordParams identity.PasswordParams
+}
+
+func (l *Lifecycle) hash(password string) (string, error) {
+	p := l.PasswordParams
+	if p.MemoryKiB == 0 {
+		p = identity.DefaultPasswordParams
+	}
+	h, err := identity.HashPassword(password, p)
+	if err != nil {
+		return "", fmt.Errorf("signin: %w", err)
+	}
+	return h, nil
+}
+
+func (l *Lifecycle) now() time.Time { return l.Service.Sessions.Now() }
+
+// Keys of the throttle for the lifecycle's counts.
+func recoveryAddressKey(addr string) string { return "recovery-address:" + addr }
+func recoveryAccountKey(id string) string   { return "recovery-account:" + id }
+func registerAddressKey(addr string) string { return "register-address:" + addr }
+func emailAccountKey(id string) string      { return "email-account:" + id }
+
+// countRequest counts a request against a limit and refuses it with an
+// errs.RateLimited once the limit is reached.
+func (l *Lifecycle) countRequest(ctx context.Context, orgID, key string, lim Limit) error {
+	if err := l.Service.Throttle.Check(ctx, orgID, key); err != nil {
+		return err
+	}
+	_, _, err := l.Service.Throttle.Fail(ctx, orgID, key, lim)
+	return err
+}
+
+// failAddress counts a wrong token, code or date of birth against the
+// network address, as a failed sign-in.
+func (l *Lifecycle) failAddress(ctx context.Context, orgID, address string) error {
+	_, addrLimit := l.Service.limits()
+	_, _, err := l.Service.Throttle.Fail(ctx, orgID, addressKey(address), addrLimit)
+	return err
+}
+
+// findToken returns the open token of a secret; a wrong one counts against
+// the address.
+func (l *Lifecycle) findToken(ctx context.Context, orgID string, p identity.Purpose, secret, address string) (*identity.Token, error) {
+	if err := l.Service.Throttle.Check(ctx, orgID, addressKey(address)); err != nil {
+		return nil, err
+	}
+	var tok *identity.Token
+	err := l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
+		tok, err = l.Tokens.FindTx(ctx, tx, orgID, p, secret)
+		return err
+	})
+	if errors.Is(err, identity.ErrTokenInvalid) {
+		if ferr := l.failAddress(ctx, orgID, address); ferr != nil {
+			return nil, ferr
+		}
+	}
+	return tok, err
+}
+
+// spend runs fn in a transaction that first consumes the token: both
+// happen, or neither.
+func (l *Lifecycle) spend(ctx context.Context, tok *identity.Token, fn func(tx *sql.Tx) error) error {
+	return l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := l.Tokens.ConsumeTx(ctx, tx, tok); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// cleanName returns a person's name as they typed it, trimmed, or an
+// errs.Invalid for an empty, overlong or control-character name.
+func cleanName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", errs.Invalidf("name", "Enter your name.")
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", errs.Invalidf("name", "A name has at most 100 characters and no line breaks.")
+	}
+	return name, nil
+}
+
+// ParseBirthDate checks a date of birth as a person gives it: YYYY-MM-DD,
+// a real date, not in the future.
+func ParseBirthDate(s string, now time.Time) (string, error) {
+	s = strings.TrimSpace(s)
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil || d.After(now) || d.Year() < 1880 {
+		return "", errs.Invalidf("birth_date", "Enter your date of birth as year-month-day, like 1980-05-17.")
+	}
+	return s, nil
+}
+
+var patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// patientID returns the id of "Patient/ID" or "ID", or an errs.Invalid.
+func patientID(s string) (string, error) {
+	id := strings.TrimPrefix(strings.TrimSpace(s), "Patient/")
+	if !patientIDPattern.MatchString(id) {
+		return "", errs.Invalidf("patient", "%q is not a Patient id (Patient/ID, or the ID).", s)
+	}
+	return id, nil
+}
+
+// --- Staff invitations ---------------------------------------------------
+
+// Invitation is what an administrator fills in to invite staff.
+type Invitation struct {
+	Email string
+	Role  identity.Role
+	Name  string // optional; the invitee may change it
+	By    string // account id of the administrator, or "cli"
+}
+
+// Invite invites a person to join the organisation with a staff role and
+// emails them a single-use link, valid 72 hours, that replaces any open
+// invitation to the same address. It returns the invitation and its link
+// (for the command line; never log it). An address that already has an
+// account is an errs.Conflict.
+func (l *Lifecycle) Invite(ctx context.Context, org *tenant.Organization, in Invitation) (*identity.Token, string, error) {
+	email, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, "", err
+	}
+	if !identity.StaffRole(in.Role) {
+		return nil, "", errs.Invalidf("role", "%q is not a staff role: clinician, nurse, technician, care-coordinator, compliance-officer or org-admin.", in.Role)
+	}
+	name := ""
+	if strings.TrimSpace(in.Name) != "" {
+		if name, err = cleanName(in.Name); err != nil {
+			return nil, "", err
+		}
+	}
+	if _, _, err := l.Accounts.ByEmail(ctx, org.ID, email); err == nil {
+		return nil, "", errs.E(errs.Conflict, "An account with this email already exists in the organisation.")
+	} else if errs.CodeOf(err) != errs.NotFound {
+		return nil, "", err
+	}
+	tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeInvitation, Email: email, Role: in.Role, DisplayName: name, CreatedBy: in.By}
+	var secret string
+	err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
+		secret, err = l.Tokens.IssueTx(ctx, tx, tok)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	l.Mail.Send(invitationEmail(l.BaseURL, org, tok, secret))
+	return tok, link(l.BaseURL, invitationPath, org, secret), nil
+}
+
+// Invitations returns the organisation's open invitations, newest first.
+func (l *Lifecycle) Invitations(ctx context.Context, orgID string) ([]identity.Token, error) {
+	return l.Tokens.Open(ctx, orgID, identity.PurposeInvitation)
+}
+
+// RevokeInvitation withdraws an open invitation: its link opens nothing
+// from then on. An unknown id is an errs.NotFound.
+func (l *Lifecycle) RevokeInvitation(ctx context.Context, orgID, id string) error {
+	return l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+		return l.Tokens.RevokeTx(ctx, tx, orgID, identity.PurposeInvitation, id)
+	})
+}
+
+// Acceptance is what an invited person fills in.
+type Acceptance struct {
+	Token, Name, Password string
+	Address, UserAgent    string
+}
+
+// AcceptInvitation creates the invited account, with its role and its
+// email verified (the link reached it), and opens a session that may do
+// nothing but enroll a second factor (MustEnroll). A wrong, used or
+// expired link is an errs.Unauthorized counted against the address; a weak
+// password an errs.Invalid that spends nothing.
+func (l *Lifecycle) AcceptInvitation(ctx context.Context, org *tenant.Organization, in Acceptance) (*Outcome, error) {
+	tok, err := l.findToken(ctx, org.ID, identity.PurposeInvitation, in.Token, in.Address)
+	if err != nil {
+		return nil, err
+	}
+	name := in.Name
+	if strings.TrimSpace(name) == "" {
+		name = tok.DisplayName
+	}
+	if name, err = cleanName(name); err != nil {
+		return nil, err
+	}
+	if err := identity.CheckPassword(in.Password, name, tok.Email, org.Name); err != nil {
+		return nil, err
+	}
+	hash, err := l.hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	acct := &identity.Account{OrgID: org.ID, Email: tok.Email, DisplayName: name, Role: tok.Role}
+	err = l.spend(ctx, tok, func(tx *sql.Tx) error {
+		if err := l.Accounts.CreateTx(ctx, tx, acct, hash); err != nil {
+			return err
+		}
+		return l.Accounts.MarkEmailVerifiedTx(ctx, tx, org.ID, acct.ID, l.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	se, secret, err := l.Service.Sessions.Open(ctx, session.New{OrgID: org.ID, AccountID: acct.ID, Role: string(acct.Role),
+		UserAgent: in.UserAgent, Address: in.Address})
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Account: acct, Session: se, Secret: secret, MustEnroll: staff(acct.Role)}, nil
+}
+
+// --- Patient activation --------------------------------------------------
+
+// ActivationCode is a code made for a patient, to hand over or post.
+type ActivationCode struct {
+	Code      string // "7K2M9-QC4XR": show it once, never log it
+	Patient   string // Patient/ID
+	ExpiresAt time.Time
+}
+
+// CreateActivationCode makes a code, valid 30 days, with which the person
+// of Patient/patientID opens an account (with their date of birth). It
+// replaces the record's earlier open code. A record that does not exist,
+// has no full date of birth, or already has an account is refused.
+func (l *Lifecycle) CreateActivationCode(ctx context.Context, orgID, patient, by string) (*ActivationCode, error) {
+	id, err := patientID(patient)
+	if err != nil {
+		return nil, err
+	}
+	dob, err := l.Patients.BirthDate(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := time.Parse(time.DateOnly, dob); err != nil {
+		return nil, errs.E(errs.Unprocessable, "The patient's record has no full date of birth, which activation checks: add it to the record first.")
+	}
+	tok := &identity.Token{OrgID: orgID, Purpose: identity.PurposeActivation, Subject: "Patient/" + id, CreatedBy: by}
+	var code string
+	err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
+		if err := l.Accounts.PatientFreeTx(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		code, err = l.Tokens.IssueTx(ctx, tx, tok)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ActivationCode{Code: code, Patient: tok.Subject, ExpiresAt: tok.ExpiresAt}, nil
+}
+
+// wrongActivation is the one answer to a wrong code or date of birth.
+func wrongActivation() error {
+	return errs.Wrap(identity.ErrTokenInvalid, errs.Unauthorized, "The activation code or the date of birth is not right, or the code has expired.")
+}
+
+// checkActivation finds the activation code and checks the date of birth
+// against the record. A wrong code or date gets one answer, counts against
+// the address, and a wrong date against the code, which
+// identity.MaxActivationFailures of them void.
+func (l *Lifecycle) checkActivation(ctx context.Context, orgID, code, birthDate, address string) (*identity.Token, error) {
+	tok, err := l.findToken(ctx, orgID, identity.PurposeActivation, code, address)
+	if err != nil {
+		if errors.Is(err, identity.ErrTokenInvalid) {
+			return nil, wrongActivation()
+		}
+		return nil, err
+	}
+	dob, err := l.Patients.BirthDate(ctx, orgID, strings.TrimPrefix(tok.Subject, "Patient/"))
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
+		return nil, err
+	}
+	if err != nil || dob != birthDate {
+		err := l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := l.Tokens.FailTx(ctx, tx, tok)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := l.failAddress(ctx, orgID, address); err != nil {
+			return nil, err
+		}
+		return nil, wrongActivation()
+	}
+	return tok, nil
+}
+
+// Activation is what a patient fills in with the code from the clinic.
+type Activation struct {
+	Code, BirthDate       string
+	Email, Password, Name string
+	Address, UserAgent    string
+}
+
+// Activate opens a patient account for the record of an activation code,
+// once the date of birth matches the record's, and signs the person in; a
+// second factor is offered, not required. A link to verify the email is
+// sent. Bad input is refused before the code is looked at, and changes
+// nothing; an email that already has an account is an errs.Conflict
+// (only someone holding the code and the date learns it) and leaves the
+// code unspent, to be entered from that account (Link).
+func (l *Lifecycle) Activate(ctx context.Context, org *tenant.Organization, in Activation) (*Outcome, error) {
+	dob, err := ParseBirthDate(in.BirthDate, l.now())
+	if err != nil {
+		return nil, err
+	}
+	email, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	name, err := cleanName(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.CheckPassword(in.Password, name, email, org.Name); err != nil {
+		return nil, err
+	}
+	tok, err := l.checkActivation(ctx, org.ID, in.Code, dob, in.Address)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := l.hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	acct := &identity.Account{OrgID: org.ID, Email: email, DisplayName: name, Role: identity.RolePatient, FHIRRef: tok.Subject}
+	verify := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, Email: email, CreatedBy: "activation"}
+	var secret string
+	err = l.spend(ctx, tok, func(tx *sql.Tx) error {
+		if err := l.Accounts.PatientFreeTx(ctx, tx, org.ID, strings.TrimPrefix(tok.Subject, "Patient/")); err != nil {
+			return err
+		}
+		if err := l.Accounts.CreateTx(ctx, tx, acct, hash); err != nil {
+			if errs.CodeOf(err) == errs.Conflict {
+				return errs.E(errs.Conflict, "An account with this email exists already: sign in with it and enter the activation code there.")
+			}
+			return err
+		}
+		verify.AccountID = acct.ID
+		secret, err = l.Tokens.IssueTx(ctx, tx, verify)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.Mail.Send(verifyEmail(l.BaseURL, org, email, secret))
+	se, cookie, err := l.Service.Sessions.Open(ctx, session.New{OrgID: org.ID, AccountID: acct.ID, Role: string(acct.Role),
+		UserAgent: in.UserAgent, Address: in.Address})
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Account: acct, Session: se, Secret: cookie}, nil
+}
+
+// Link matches the signed-in patient's account, not yet matched to a
+// record (self-registered), to the record of an activation code, once the
+// date of birth matches.
+func (l *Lifecycle) Link(ctx context.Context, se *session.Session, code, birthDate, address string) error {
+	dob, err := ParseBirthDate(birthDate, l.now())
+	if err != nil {
+		return err
+	}
+	acct, err := l.Accounts.ByID(ctx, se.OrgID, se.AccountID)
+	if err != nil {
+		return err
+	}
+	if acct.Role != identity.RolePatient || acct.FHIRRef != "" {
+		return errs.E(errs.Conflict, "This account is already linked to a record, or is not a patient's account.")
+	}
+	tok, err := l.checkActivation(ctx, se.OrgID, code, dob, address)
+	if err != nil {
+		return err
+	}
+	return l.spend(ctx, tok, func(tx *sql.Tx) error {
+		return l.Accounts.LinkPatientTx(ctx, tx, se.OrgID, acct.ID, strings.TrimPrefix(tok.Subject, "Patient/"))
+	})
+}
+
+// --- Self-registration ---------------------------------------------------
+
+// Registration is what a patient fills in to register.
+type Registration struct {
+	Email, Password, Name, BirthDate string
+	Address                          string
+}
+
+// Register registers a patient account that sees no health data until it
+// is matched to a record, and sends a link to verify the email. Whether or
+// not the email has an account already, the answer (nil, or an error
+// about the input or the address's rate) is the same and comes after the
+// same work (checking and hashing the password); the account is created,
+// or the owner of the existing one told that someone tried, in the
+// background.
+func (l *Lifecycle) Register(ctx context.Context, org *tenant.Organization, in Registration) error {
+	dob, err := ParseBirthDate(in.BirthDate, l.now())
+	if err != nil {
+		return err
+	}
+	email, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	name, err := cleanName(in.Name)
+	if err != nil {
+		return err
+	}
+	if err := identity.CheckPassword(in.Password, name, email, org.Name); err != nil {
+		return err
+	}
+	if err := l.countRequest(ctx, org.ID, registerAddressKey(in.Address), RegisterAddressLimit); err != nil {
+		return err
+	}
+	hash, err := l.hash(in.Password)
+	if err != nil {
+		return err
+	}
+	l.Mail.Go("register", func(ctx context.Context) error {
+		existing, _, err := l.Accounts.ByEmail(ctx, org.ID, email)
+		if err == nil {
+			return l.Mail.sendNow(ctx, registrationAttemptEmail(l.BaseURL, org, existing.Email, existing.DisplayName))
+		}
+		if errs.CodeOf(err) != errs.NotFound {
+			return err
+		}
+		acct := &identity.Account{OrgID: org.ID, Email: email, DisplayName: name, Role: identity.RolePatient}
+		verify := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, Email: email, CreatedBy: "registration"}
+		var secret string
+		err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+			if err := l.Accounts.CreateTx(ctx, tx, acct, hash); err != nil {
+				return err
+			}
+			if err := l.Accounts.AddRegistrationTx(ctx, tx, org.ID, acct.ID, dob, l.now()); err != nil {
+				return err
+			}
+			verify.AccountID = acct.ID
+			secret, err = l.Tokens.IssueTx(ctx, tx, verify)
+			return err
+		})
+		if errs.CodeOf(err) == errs.Conflict {
+			// Registered by a concurrent request meanwhile: the same as above.
+			return l.Mail.sendNow(ctx, registrationAttemptEmail(l.BaseURL, org, email, ""))
+		}
+		if err != nil {
+			return err
+		}
+		return l.Mail.sendNow(ctx, verifyEmail(l.BaseURL, org, email, secret))
+	})
+	return nil
+}
+
+// Registrations returns the self-registered patients with a verified
+// email who await a match to their record.
+func (l *Lifecycle) Registrations(ctx context.Context, orgID string) ([]identity.Registration, error) {
+	return l.Accounts.Registrations(ctx, orgID)
+}
+
+// LinkRegistration matches a self-registered patient, whose email is
+// verified, to Patient/patient, once the date of birth they gave equals
+// the record's. A mismatch is an errs.Unprocessable and changes nothing.
+func (l *Lifecycle) LinkRegistration(ctx context.Context, org *tenant.Organization, accountID, patient string) error {
+	id, err := patientID(patient)
+	if err != nil {
+		return err
+	}
+	dob, err := l.Patients.BirthDate(ctx, org.ID, id)
+	if err != nil {
+		return err
+	}
+	var acct identity.Account
+	err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := l.Accounts.RegistrationTx(ctx, tx, org.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if !r.Verified {
+			return errs.E(errs.Conflict, "This person has not verified their email yet; they can be matched once they have.")
+		}
+		if r.BirthDate != dob {
+			return errs.E(errs.Unprocessable, "The date of birth this person gave does not match the record's: check that it is the right patient.")
+		}
+		acct = r.Account
+		return l.Accounts.LinkPatientTx(ctx, tx, org.ID, accountID, id)
+	})
+	if err != nil {
+		return err
+	}
+	l.Mail.Send(linkedEmail(l.BaseURL, org, acct.Email, acct.DisplayName))
+	return nil
+}
+
+// --- Email verification and change ---------------------------------------
+
+// VerifyEmail follows a verification link: the account's email is marked
+// verified or, for a change of address, switched to the new one. A wrong,
+// used or expired link is an errs.Unauthorized counted against the
+// address.
+func (l *Lifecycle) VerifyEmail(ctx context.Context, org *tenant.Organization, secret, address string) error {
+	tok, err := l.findToken(ctx, org.ID, identity.PurposeVerifyEmail, secret, address)
+	if err != nil {
+		return err
+	}
+	acct, err := l.Accounts.ByID(ctx, org.ID, tok.AccountID)
+	if err != nil {
+		return err
+	}
+	return l.spend(ctx, tok, func(tx *sql.Tx) error {
+		if tok.Email == acct.Email {
+			return l.Accounts.MarkEmailVerifiedTx(ctx, tx, org.ID, acct.ID, l.now())
+		}
+		return l.Accounts.ChangeEmailTx(ctx, tx, org.ID, acct.ID, tok.Email, l.now())
+	})
+}
+
+// ResendVerification sends the signed-in person a new link to verify
+// their email, replacing the earlier one. It reports false when the email
+// is verified already (nothing is sent).
+func (l *Lifecycle) ResendVerification(ctx context.Context, org *tenant.Organization, se *session.Session) (bool, error) {
+	at, err := l.Accounts.EmailVerifiedAt(ctx, org.ID, se.AccountID)
+	if err != nil || !at.IsZero() {
+		return false, err
+	}
+	acct, err := l.Accounts.ByID(ctx, org.ID, se.AccountID)
+	if err != nil {
+		return false, err
+	}
+	if err := l.countRequest(ctx, org.ID, emailAccountKey(acct.ID), EmailAccountLimit); err != nil {
+		return false, err
+	}
+	return true, l.sendVerification(ctx, org, acct, acct.Email)
+}
+
+func (l *Lifecycle) sendVerification(ctx context.Context, org *tenant.Organization, acct *identity.Account, to string) error {
+	tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, AccountID: acct.ID, Email: to, CreatedBy: acct.ID}
+	var secret string
+	err := l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
+		secret, err = l.Tokens.IssueTx(ctx, tx, tok)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	l.Mail.Send(verifyEmail(l.BaseURL, org, to, secret))
+	return nil
+}
+
+// ChangeEmail starts a change of the signed-in person's email: a link goes
+// to the new address, and the email changes only when it is followed; the
+// old address is told. The caller checks step-up first. The answer does
+// not say whether another account uses the new address (following the
+// link then fails).
+func (l *Lifecycle) ChangeEmail(ctx context.Context, org *tenant.Organization, se *session.Session, newEmail string) error {
+	email, err := identity.NormalizeEmail(newEmail)
+	if err != nil {
+		return err
+	}
+	acct, err := l.Accounts.ByID(ctx, org.ID, se.AccountID)
+	if err != nil {
+		return err
+	}
+	if email == acct.Email {
+		return errs.Invalidf("email", "That is the email the account has already.")
+	}
+	if err := l.countRequest(ctx, org.ID, emailAccountKey(acct.ID), EmailAccountLimit); err != nil {
+		return err
+	}
+	if err := l.sendVerification(ctx, org, acct, email); err != nil {
+		return err
+	}
+	l.Mail.Send(emailChangeNotice(org, acct.Email, acct.DisplayName))
+	return nil
+}
+
+// --- Recovery --------------------------------------------------------------
+
+// RequestRecovery asks for a link to set a new password. The answer is
+// the same, after the same work, whether or not the organisation has an
+// account with the email: a token is made and hashed either way, and the
+// account is looked up, the link stored and sent in the background. Only
+// the address's rate (RecoveryAddressLimit) and malformed input change
+// the answer; an account's own limit (RecoveryAccountLimit) silently
+// stops further emails.
+func (l *Lifecycle) RequestRecovery(ctx context.Context, org *tenant.Organization, email, address string) error {
+	email, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if org == nil {
+		// An unknown organisation: the same work, nothing to send.
+		_ = l.Tokens.Hash(identity.PurposeRecovery, identity.NewSecret(identity.PurposeRecovery))
+		return nil
+	}
+	if err := l.countRequest(ctx, org.ID, recoveryAddressKey(address), RecoveryAddressLimit); err != nil {
+		return err
+	}
+	_ = l.Tokens.Hash(identity.PurposeRecovery, identity.NewSecret(identity.PurposeRecovery))
+	l.Mail.Go("recovery", func(ctx context.Context) error {
+		acct, _, err := l.Accounts.ByEmail(ctx, org.ID, email)
+		if errs.CodeOf(err) == errs.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := l.Service.Throttle.Check(ctx, org.ID, recoveryAccountKey(acct.ID)); err != nil {
+			if errs.CodeOf(err) == errs.RateLimited {
+				return errors.New("too many recovery links asked for the account; none sent")
+			}
+			return err
+		}
+		if _, _, err := l.Service.Throttle.Fail(ctx, org.ID, recoveryAccountKey(acct.ID), RecoveryAccountLimit); err != nil {
+			return err
+		}
+		tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeRecovery, AccountID: acct.ID, Email: acct.Email, CreatedBy: "recovery"}
+		var secret string
+		err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
+			secret, err = l.Tokens.IssueTx(ctx, tx, tok)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return l.Mail.sendNow(ctx, recoveryEmail(l.BaseURL, org, acct.Email, acct.DisplayName, secret))
+	})
+	return nil
+}
+
+// Reset is what a person fills in after following a recovery link.
+type Reset struct {
+	Token, Password    string
+	Address, UserAgent string
+}
+
+// CompleteRecovery sets a new password with a recovery link, ends every
+// session of the account and opens one that, when the account has a
+// second factor, awaits it (SecondFactor, as after a password): recovery
+// never bypasses the second factor. A weak password is an errs.Invalid
+// that spends nothing; a wrong, used or expired link an errs.Unauthorized
+// counted against the address.
+func (l *Lifecycle) CompleteRecovery(ctx context.Context, org *tenant.Organization, in Reset) (*Outcome, error) {
+	tok, err := l.findToken(ctx, org.ID, identity.PurposeRecovery, in.Token, in.Address)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := l.Accounts.ByID(ctx, org.ID, tok.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.CheckPassword(in.Password, acct.DisplayName, acct.Email, org.Name); err != nil {
+		return nil, err
+	}
+	hash, err := l.hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	err = l.spend(ctx, tok, func(tx *sql.Tx) error {
+		if err := l.Accounts.SetPasswordTx(ctx, tx, org.ID, acct.ID, hash); err != nil {
+			return err
+		}
+		if tok.Email == acct.Email {
+			// The link reached the address: it is verified.
+			return l.Accounts.MarkEmailVerifiedTx(ctx, tx, org.ID, acct.ID, l.now())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.Service.Sessions.EndAll(ctx, org.ID, acct.ID, ""); err != nil {
+		return nil, err
+	}
+	l.Mail.Send(passwordChangedEmail(org, acct.Email, acct.DisplayName))
+	has, err := l.Service.hasSecondFactor(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	se, secret, err := l.Service.Sessions.Open(ctx, session.New{OrgID: org.ID, AccountID: acct.ID, Role: string(acct.Role),
+		AwaitFactor: has, UserAgent: in.UserAgent, Address: in.Address})
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Account: acct, Session: se, Secret: secret, NeedsFactor: has, MustEnroll: !has && staff(acct.Role)}, nil
+}

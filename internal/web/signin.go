@@ -1,0 +1,111 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/careloop/careloop/internal/platform/errs"
+	pweb "github.com/careloop/careloop/internal/platform/web"
+	"github.com/careloop/careloop/internal/signin"
+)
+
+// signInForm is the sign-in page's data.
+type signInForm struct {
+	Org, Email string
+	// OrgName is set when the instance has one organisation: the field is
+	// then hidden and prefilled.
+	OrgName  string
+	Passkeys bool
+}
+
+func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, error) {
+	f := signInForm{Org: org, Email: email, Passkeys: p.Passkeys != nil}
+	orgs, err := p.Orgs.List(r.Context())
+	if err != nil {
+		return f, err
+	}
+	if len(orgs) == 1 {
+		f.Org, f.OrgName = orgs[0].Slug, orgs[0].Name
+	}
+	return f, nil
+}
+
+func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err == nil {
+		seeOther(w, r, "/account")
+		return
+	}
+	f, err := p.signInForm(r, r.URL.Query().Get("org"), "")
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.showSignIn(w, r, http.StatusOK, f, nil)
+}
+
+func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request, status int, f signInForm, e *pweb.FormErrors) {
+	d := pweb.Data{Title: "Sign in", Flash: pweb.TakeFlash(w, r), Errors: e, Body: f}
+	if f.Passkeys {
+		d.Scripts = []string{"/static/passkey.js"}
+	}
+	p.r.Page(w, r, status, "signin", d)
+}
+
+func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
+	org, email, password := strings.TrimSpace(r.PostFormValue("org")), strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
+	f, err := p.signInForm(r, org, email)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	e := &pweb.FormErrors{}
+	if f.Org == "" {
+		e.Add("org", "Enter your organisation.")
+	}
+	if email == "" {
+		e.Add("email", "Enter your email address.")
+	}
+	if password == "" {
+		e.Add("password", "Enter your password.")
+	}
+	if e.Any() {
+		p.showSignIn(w, r, http.StatusBadRequest, f, e)
+		return
+	}
+	out, err := p.password(r, f.Org, email, password)
+	if err != nil {
+		if errs.HTTPStatus(errs.CodeOf(err)) >= 500 {
+			p.fail(w, r, err)
+			return
+		}
+		// The service's own words: the same for a wrong email, password or
+		// organisation, and the throttle's "try again in N minutes".
+		p.showSignIn(w, r, errs.HTTPStatus(errs.CodeOf(err)), f, pweb.FromError(err, "password"))
+		return
+	}
+	p.Cookies.Set(w, out.Secret)
+	switch {
+	case out.NeedsFactor:
+		seeOther(w, r, "/signin/factor")
+	case out.MustEnroll:
+		seeOther(w, r, "/account/security")
+	default:
+		seeOther(w, r, "/account")
+	}
+}
+
+// password checks the password for the organisation of slug. An unknown
+// organisation gets the same answer as a wrong password.
+func (p *Pages) password(r *http.Request, slug, email, password string) (*signin.Outcome, error) {
+	org, err := p.Orgs.BySlug(r.Context(), slug)
+	if err != nil {
+		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Invalid {
+			// The words of signin's wrong-credentials answer, as /auth/signin
+			// gives them: no probing for organisations.
+			return nil, errs.E(errs.Unauthorized, "The email or password is not right.")
+		}
+		return nil, err
+	}
+	return p.SignIn.Password(r.Context(), signin.Attempt{OrgID: org.ID, Email: email, Password: password,
+		Address: clientAddress(r), UserAgent: r.UserAgent()})
+}

@@ -1,0 +1,149 @@
+// Package web serves careloop's pages for people: signing in (password,
+// second factor, passkey), the account, its security (authenticator app,
+// recovery codes, passkeys) and its sessions. Pages are rendered on the
+// server with html/template inside the shared layout of
+// internal/platform/web and work without JavaScript, except passkeys,
+// which need the browser's WebAuthn API (static/passkey.js).
+//
+// Each page or action is one small file with its handler and one template
+// in templates/; a new page is one more of each plus one line in Register.
+// Pages call the services (signin.Service, the stores) directly, never the
+// JSON API; only passkey.js, running in the browser, calls the passkey
+// routes of /auth.
+package web
+
+import (
+	"context"
+	"embed"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
+	pweb "github.com/careloop/careloop/internal/platform/web"
+	"github.com/careloop/careloop/internal/session"
+	"github.com/careloop/careloop/internal/signin"
+	"github.com/careloop/careloop/internal/tenant"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// Orgs finds organisations.
+type Orgs interface {
+	BySlug(ctx context.Context, slug string) (*tenant.Organization, error)
+	List(ctx context.Context) ([]tenant.Organization, error)
+}
+
+// Passkeys runs WebAuthn ceremonies and manages people's passkeys;
+// *identity.Passkeys is one.
+type Passkeys interface {
+	signin.PasskeyService
+	BeginSecondFactor(ctx context.Context, a *identity.Account) (*identity.PasskeyCeremony, error)
+	FinishSecondFactor(ctx context.Context, a *identity.Account, ceremonyID string, response []byte) (*identity.PasskeySignIn, error)
+	Rename(ctx context.Context, orgID, accountID, id, name string) error
+}
+
+// Config holds what the pages are built on.
+type Config struct {
+	// SignIn checks passwords and second factors and holds the session
+	// store and the throttle.
+	SignIn   *signin.Service
+	Orgs     Orgs
+	Accounts signin.AccountsByID
+	// Enroll enrolls authenticator apps and makes recovery codes.
+	Enroll signin.Enrollment
+	// Passkeys is nil when passkeys are off (a base URL without a host
+	// name): the pages then offer none.
+	Passkeys Passkeys
+	Cookies  session.Cookies
+	Log      *slog.Logger
+}
+
+// Pages serves the sign-in and account pages. It is safe for concurrent
+// use.
+type Pages struct {
+	Config
+	r *pweb.Renderer
+}
+
+// New returns the pages on cfg, or an error when a template does not parse.
+func New(cfg Config) (*Pages, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	r, err := pweb.NewRenderer(files, "templates/[a-z]*.html", "templates/_*.html", cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &Pages{Config: cfg, r: r}, nil
+}
+
+// Register adds the pages, their actions and their static files to mux.
+func (p *Pages) Register(mux *http.ServeMux) {
+	pweb.RegisterStatic(mux)
+	mux.HandleFunc("GET /static/passkey.js", p.script)
+
+	mux.HandleFunc("GET /signin", p.signInPage)
+	mux.HandleFunc("POST /signin", p.signIn)
+	mux.HandleFunc("GET /signin/factor", p.factorPage)
+	mux.HandleFunc("POST /signin/factor", p.factor)
+	mux.HandleFunc("POST /signin/factor/passkey/begin", p.passkeyFactorBegin)
+	mux.HandleFunc("POST /signin/factor/passkey/finish", p.passkeyFactorFinish)
+	mux.HandleFunc("POST /signout", p.signOut)
+
+	mux.HandleFunc("GET /account", p.withSession(p.account))
+	mux.HandleFunc("GET /account/security", p.withSession(p.security))
+	mux.HandleFunc("POST /account/security/confirm", p.withSession(p.stepUpConfirm))
+	mux.HandleFunc("POST /account/security/totp", p.withSession(p.totpBegin))
+	mux.HandleFunc("POST /account/security/totp/confirm", p.withSession(p.totpConfirm))
+	mux.HandleFunc("POST /account/security/recovery-codes", p.withSession(p.recoveryCodes))
+	mux.HandleFunc("POST /account/security/passkeys/{id}/rename", p.withSession(p.passkeyRename))
+	mux.HandleFunc("POST /account/security/passkeys/{id}/remove", p.withSession(p.passkeyRemove))
+	mux.HandleFunc("GET /account/sessions", p.withSession(p.sessions))
+	mux.HandleFunc("POST /account/sessions/{id}/end", p.withSession(p.endSession))
+	mux.HandleFunc("POST /account/sessions/end-others", p.withSession(p.endOthers))
+}
+
+// ErrorRenderer answers errors the HTTP chain renders (unknown pages,
+// wrong methods, cross-origin refusals, panics) with the friendly error
+// page when a browser asks, and with fallback otherwise.
+func (p *Pages) ErrorRenderer(fallback httpx.ErrorRenderer) httpx.ErrorRenderer {
+	return p.r.ErrorRenderer(fallback)
+}
+
+func (p *Pages) script(w http.ResponseWriter, r *http.Request) {
+	b, err := files.ReadFile("static/passkey.js")
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	pweb.ServeAsset(w, "text/javascript; charset=utf-8", b)
+}
+
+// clientAddress is the network address of the request's peer.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// seeOther redirects after a form post, so that reloading the next page
+// does not post again.
+func seeOther(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// fail answers an error with the error page: the status of its code and
+// its safe message. Unexpected errors are logged with the request id.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := errs.HTTPStatus(errs.CodeOf(err))
+	if status >= 500 {
+		p.Log.Error("web: page failed", "path", r.URL.Path, "request_id", httpx.RequestID(r.Context()), "err", err)
+	}
+	p.r.Error(w, r, status, errs.MessageOf(err))
+}
