@@ -37,6 +37,7 @@ Commands:
   user      invite staff, make patients' activation codes, list accounts ("careloop user -h")
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
   reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
+  audit     verify and export the tamper-evident audit log ("careloop audit" for its actions)
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
   version   print the version
   help      print this text
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdUser(ctx, rest, stdout, stderr, getenv)
 	case "reindex":
 		err = cmdReindex(ctx, rest, stdout, stderr, getenv)
+	case "audit":
+		err = cmdAudit(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "careloop", versionString())
 		return exitOK

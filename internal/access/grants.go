@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 
 	"fmt"
 	"strings"
@@ -50,11 +51,39 @@ const BreakGlassFor = time.Hour
 // not a keystroke.
 const minReason = 10
 
+// GrantEvent is a change of who may see a patient's record: a proxy grant
+// or revocation, a break-glass, a review of one.
+type GrantEvent struct {
+	OrgID     string
+	AccountID string // who acted
+	Patient   string // the Patient id concerned
+	// What says what happened, in words.
+	What string
+	// BreakGlass marks emergency access; Reason is the reason stated.
+	BreakGlass bool
+	Reason     string
+}
+
+// GrantRecorder records grant events in the transaction of the change.
+type GrantRecorder interface {
+	GrantEventTx(ctx context.Context, tx *sql.Tx, ev GrantEvent) error
+}
+
 // Grants stores proxy grants and break-glass accesses. It is safe for
 // concurrent use.
 type Grants struct {
 	db  *db.DB
 	now func() time.Time
+	// Audit, if not nil, records every change in its transaction. Set it
+	// before use.
+	Audit GrantRecorder
+}
+
+func (g *Grants) record(ctx context.Context, tx *sql.Tx, ev GrantEvent) error {
+	if g.Audit == nil {
+		return nil
+	}
+	return g.Audit.GrantEventTx(ctx, tx, ev)
 }
 
 // NewGrants returns the store on d.
@@ -83,9 +112,12 @@ func (g *Grants) GrantProxy(ctx context.Context, orgID, caregiverID, patientID, 
 		if n > 0 {
 			return errs.E(errs.Conflict, "this person already has proxy access to this record")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_proxies (org_id, id, caregiver_id, patient_id, granted_by, reason, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, orgID, p.ID, caregiverID, patientID, grantedBy, p.Reason, now, nullTime(expires))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO access_proxies (org_id, id, caregiver_id, patient_id, granted_by, reason, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, orgID, p.ID, caregiverID, patientID, grantedBy, p.Reason, now, nullTime(expires)); err != nil {
+			return err
+		}
+		return g.record(ctx, tx, GrantEvent{OrgID: orgID, AccountID: grantedBy, Patient: patientID,
+			What: "proxy access granted to account " + caregiverID, Reason: p.Reason})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("access: grant proxy: %w", err)
@@ -96,15 +128,18 @@ func (g *Grants) GrantProxy(ctx context.Context, orgID, caregiverID, patientID, 
 // RevokeProxy ends a proxy grant; an unknown or already ended one is an
 // errs.NotFound.
 func (g *Grants) RevokeProxy(ctx context.Context, orgID, id, by string) error {
-	res, err := g.db.Write.ExecContext(ctx, `UPDATE access_proxies SET revoked_at = $3, revoked_by = $4
-		WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`, orgID, id, g.now().UTC(), by)
-	if err != nil {
-		return fmt.Errorf("access: revoke proxy: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.NotFoundf("no such proxy access")
-	}
-	return nil
+	return g.db.InTx(ctx, func(tx *sql.Tx) error {
+		var caregiver, patient string
+		err := tx.QueryRowContext(ctx, `UPDATE access_proxies SET revoked_at = $3, revoked_by = $4
+			WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING caregiver_id, patient_id`, orgID, id, g.now().UTC(), by).Scan(&caregiver, &patient)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.NotFoundf("no such proxy access")
+		}
+		if err != nil {
+			return fmt.Errorf("access: revoke proxy: %w", err)
+		}
+		return g.record(ctx, tx, GrantEvent{OrgID: orgID, AccountID: by, Patient: patient, What: "proxy access of account " + caregiver + " revoked"})
+	})
 }
 
 // Proxy returns one grant, open or not.
@@ -174,9 +209,16 @@ func (g *Grants) BreakGlass(ctx context.Context, a *identity.Account, patientID,
 	now := g.now().UTC()
 	b := &BreakGlass{ID: rand.Text(), AccountID: a.ID, Role: string(a.Role), PatientID: patientID, Reason: reason,
 		Address: address, CreatedAt: now, ExpiresAt: now.Add(BreakGlassFor)}
-	if _, err := g.db.Write.ExecContext(ctx, `INSERT INTO access_break_glass (org_id, id, account_id, role, patient_id, reason, address, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, a.OrgID, b.ID, b.AccountID, b.Role, b.PatientID, b.Reason, b.Address, b.CreatedAt, b.ExpiresAt); err != nil {
-		return nil, fmt.Errorf("access: break glass: %w", err)
+	err := g.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO access_break_glass (org_id, id, account_id, role, patient_id, reason, address, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, a.OrgID, b.ID, b.AccountID, b.Role, b.PatientID, b.Reason, b.Address, b.CreatedAt, b.ExpiresAt); err != nil {
+			return fmt.Errorf("access: break glass: %w", err)
+		}
+		return g.record(ctx, tx, GrantEvent{OrgID: a.OrgID, AccountID: a.ID, Patient: patientID, BreakGlass: true,
+			What: "emergency access until " + b.ExpiresAt.Format(time.RFC3339), Reason: reason})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -211,15 +253,18 @@ func (g *Grants) BreakGlassLog(ctx context.Context, orgID string, unreviewed boo
 // ReviewBreakGlass marks an emergency access reviewed by a compliance
 // officer, with a note.
 func (g *Grants) ReviewBreakGlass(ctx context.Context, orgID, id, by, note string) error {
-	res, err := g.db.Write.ExecContext(ctx, `UPDATE access_break_glass SET reviewed_at = $3, reviewed_by = $4, review_note = $5
-		WHERE org_id = $1 AND id = $2 AND reviewed_at IS NULL`, orgID, id, g.now().UTC(), by, strings.TrimSpace(note))
-	if err != nil {
-		return fmt.Errorf("access: review break-glass: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.NotFoundf("no unreviewed emergency access with that id")
-	}
-	return nil
+	return g.db.InTx(ctx, func(tx *sql.Tx) error {
+		var patient string
+		err := tx.QueryRowContext(ctx, `UPDATE access_break_glass SET reviewed_at = $3, reviewed_by = $4, review_note = $5
+			WHERE org_id = $1 AND id = $2 AND reviewed_at IS NULL RETURNING patient_id`, orgID, id, g.now().UTC(), by, strings.TrimSpace(note)).Scan(&patient)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.NotFoundf("no unreviewed emergency access with that id")
+		}
+		if err != nil {
+			return fmt.Errorf("access: review break-glass: %w", err)
+		}
+		return g.record(ctx, tx, GrantEvent{OrgID: orgID, AccountID: by, Patient: patient, What: "emergency access " + id + " reviewed", Reason: strings.TrimSpace(note)})
+	})
 }
 
 // openBreakGlassPatients returns the Patient ids accountID reaches through

@@ -384,3 +384,19 @@ func PurposeOfUse(p *fhir.Principal, patients []string) string {
 	}
 	return "HOPERAT"
 }
+
+// OwnRecords returns the records a patient or caregiver may see as their
+// own, as "Patient/id": their own and those they hold proxy access to; nil
+// for staff and systems. The audit log shows their entries to them ("who
+// looked at my record").
+func OwnRecords(p *fhir.Principal) []string {
+	c, ok := callerFrom(p)
+	if !ok || isStaff(c.account.Role) {
+		return nil
+	}
+	out := make([]string, 0, len(c.reach.list))
+	for _, id := range c.reach.list {
+		out = append(out, "Patient/"+id)
+	}
+	return out
+}

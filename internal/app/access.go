@@ -16,8 +16,10 @@ func (a *App) accessAPI(cookies session.Cookies, trustedOrigins []string) *acces
 		// The origins come from the configured base URL, checked at start.
 		_ = cop.AddTrustedOrigin(o)
 	}
+	grants := access.NewGrants(a.DB)
+	grants.Audit = securityAudit{a.Audit}
 	users := &access.Users{
-		Sessions: a.Sessions, Accounts: a.Accounts, Grants: access.NewGrants(a.DB), Records: a.Search,
+		Sessions: a.Sessions, Accounts: a.Accounts, Grants: grants, Records: a.Search,
 		Cookies: cookies, BaseURL: a.Config.BaseURL.String() + "/fhir", CrossOrigin: cop,
 	}
 	a.Policy.Users = users

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/careloop/careloop/internal/access"
+	"github.com/careloop/careloop/internal/audit"
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/fhir/validate"
@@ -45,6 +46,7 @@ type App struct {
 	Sessions  *session.Store // sign-in sessions; nil without --addr
 	OAuth     *oauth.Service // backend clients and their tokens; nil without --addr
 	Policy    *access.Policy // the policy point of the FHIR API; nil without --addr
+	Audit     *audit.Log     // the audit log; nil without --addr
 	Registry  *prometheus.Registry
 	Handler   http.Handler
 }
@@ -62,6 +64,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	workers := river.NewWorkers()
 	river.AddWorker(workers, fhir.NewCountWorker(d))
 	river.AddWorker(workers, fhir.NewExportWorker(d))
+	a.addAccountWorkers(workers)
 	a.Jobs, err = jobs.New(d, jobs.Config{
 		Workers:      workers,
 		MaxWorkers:   cfg.JobWorkers,
@@ -83,9 +86,16 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		base := cfg.BaseURL.String() + "/fhir"
 		a.OAuth = oauth.New(d, oauth.Config{BaseURL: cfg.BaseURL.String(), Log: log.With("component", "oauth")})
 		a.Policy = access.NewPolicy(a.Accounts, a.OAuth)
+		if err := a.openAudit(); err != nil {
+			d.Close()
+			return nil, err
+		}
+		sec := securityAudit{a.Audit}
+		a.Accounts.Audit = sec
 		a.FHIR = fhir.NewAPI(fhir.APIConfig{
 			DB: d, Store: a.Resources, Search: a.Search,
 			Access:       a.Policy,
+			Audit:        fhirAudit{log: a.Audit, base: base},
 			Validate:     validateResource,
 			IsType:       spec.IsResourceType,
 			Log:          log.With("component", "fhir"),
@@ -93,7 +103,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 			Capabilities: fhir.Capabilities(base, Version, cfg.BaseURL.String()+oauth.TokenPath, a.Indexer.Unsupported),
 		})
 		if a.Handler, err = a.routes(); err != nil {
-			d.Close()
+			a.Close()
 			return nil, err
 		}
 	}
@@ -167,10 +177,13 @@ func (a *App) routes() (http.Handler, error) {
 		return nil, err
 	}
 	signIn.Register(mux)
+	a.auditSecurity(signIn)
 	if err := a.registerPages(mux, signIn, &opts); err != nil {
 		return nil, err
 	}
-	a.accessAPI(signIn.Cookies, opts.TrustedOrigins).Register(mux)
+	accessAPI := a.accessAPI(signIn.Cookies, opts.TrustedOrigins)
+	accessAPI.Register(mux)
+	(&audit.API{Log: a.Audit, Viewers: auditViewers{accessAPI.Users}, BaseURL: a.Config.BaseURL.String() + "/audit"}).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)
 }
@@ -199,10 +212,18 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	if err := a.Jobs.Start(ctx); err != nil {
 		return err
 	}
+	// The audit log's sequencer and checkpoints run until shutdown.
+	auditDone := make(chan error, 1)
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { auditDone <- a.Audit.Run(auditCtx) }()
 	if ready != nil {
 		ready(srv.Addr().String())
 	}
 	serveErr := srv.Serve(ctx) // returns after graceful shutdown
+	stopAudit()
+	if err := <-auditDone; err != nil && !errors.Is(err, context.Canceled) {
+		a.Log.Error("audit log", "err", err)
+	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()
@@ -233,7 +254,15 @@ func validateResource(resourceType string, raw []byte) []fhir.Issue {
 }
 
 // Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops the audit log's writer, after the entries handed to it, and
+// closes the database.
+func (a *App) Close() error {
+	var err error
+	if a.Audit != nil {
+		err = a.Audit.Close()
+	}
+	return errors.Join(err, a.DB.Close())
+}
 
 // quieter returns a logger like log that drops records below min: River
 // reports routine statistics at Info every few seconds.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
+	"sync"
+
+	"github.com/riverqueue/river"
 
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
@@ -30,11 +32,12 @@ func (a *App) signInAPI() (*signin.API, error) {
 	}
 	a.Sessions = session.NewStore(a.DB, session.Policy{})
 	svc := &signin.Service{DB: a.DB, Accounts: a.Accounts, Factors: factors, Sessions: a.Sessions,
-		Throttle: signin.NewThrottle(a.DB), Notices: logNotices{a.Log.With("component", "signin")}, Log: a.Log}
+		Throttle: signin.NewThrottle(a.DB), Log: a.Log}
 	lifecycle, err := a.lifecycle(svc, key)
 	if err != nil {
 		return nil, err
 	}
+	svc.Notices = signin.EmailNotices{Lifecycle: lifecycle, Orgs: a.Orgs, Log: a.Log.With("component", "signin")}
 	api := &signin.API{Service: svc, Orgs: a.Orgs, Accounts: a.Accounts, Enroll: factors,
 		Cookies: session.Cookies{Secure: a.Config.BaseURL.Scheme == "https"}, Lifecycle: lifecycle}
 	// WebAuthn binds passkeys to a host name: with an IP address in the
@@ -56,24 +59,48 @@ func (a *App) signInAPI() (*signin.API, error) {
 	return api, nil
 }
 
-// logNotices records sign-in notices in the log. People are told through
-// their inbox, email or SMS once notifications are built; until then the
-// operator sees them.
-type logNotices struct{ log *slog.Logger }
-
-func (n logNotices) RepeatedFailures(_ context.Context, a *identity.Account, address string) {
-	n.log.Warn("sign-in blocked after repeated failures", "org", a.OrgID, "account", a.ID, "address", address)
-}
-
-func (n logNotices) NewDevice(_ context.Context, a *identity.Account, userAgent, address string) {
-	n.log.Info("sign-in from a new device", "org", a.OrgID, "account", a.ID, "address", address, "user_agent", fmt.Sprintf("%.120s", userAgent))
-}
-
 // AccountLifecycle returns invitations, activation codes and the rest of
 // the account lifecycle for commands that run without the HTTP server
-// (careloop user). Call its Mail.Wait before exiting, so that the emails
-// it started are sent.
+// (careloop user), which do not otherwise start the job queue. Its emails
+// are jobs in the database, sent by the job workers of careloop serve;
+// call its Mail.Wait before exiting to start the queue in this process
+// until the emails it queued are sent, and stop it again.
 func (a *App) AccountLifecycle() (*signin.Lifecycle, error) {
+	life, err := a.jobLifecycle()
+	if err != nil {
+		return nil, err
+	}
+	life.Mail.Runner = a.Jobs
+	return life, nil
+}
+
+// addAccountWorkers registers the workers of the account lifecycle's jobs
+// (emails, registrations, recovery requests). They build their lifecycle
+// on their first job, not here: the lifecycle needs the job queue, which
+// needs its workers first, and commands that never work jobs should
+// neither read the secret key nor reach the SMTP server.
+func (a *App) addAccountWorkers(workers *river.Workers) {
+	var (
+		mu   sync.Mutex
+		life *signin.Lifecycle
+	)
+	signin.AddWorkers(workers, func() (*signin.Lifecycle, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if life != nil {
+			return life, nil
+		}
+		l, err := a.jobLifecycle()
+		if err != nil {
+			return nil, err // the job fails and is retried; so is this
+		}
+		life = l
+		return life, nil
+	})
+}
+
+// jobLifecycle builds the account lifecycle without the HTTP server.
+func (a *App) jobLifecycle() (*signin.Lifecycle, error) {
 	key, err := keys.LoadOrCreate(a.Config.KeyFile())
 	if err != nil {
 		return nil, err
@@ -89,7 +116,8 @@ func (a *App) AccountLifecycle() (*signin.Lifecycle, error) {
 
 // lifecycle builds the account lifecycle on svc: tokens hashed with a key
 // drawn from careloop's secret key, dates of birth read from the FHIR
-// store, emails sent through --smtp-url or, without it, written to the log.
+// store, emails queued as jobs sealed with another key drawn from it, and
+// sent through --smtp-url or, without it, written to the log.
 func (a *App) lifecycle(svc *signin.Service, key *keys.Key) (*signin.Lifecycle, error) {
 	tokens, err := identity.NewTokens(a.DB, key.Derive("account tokens", identity.TokenKeySize))
 	if err != nil {
@@ -107,8 +135,12 @@ func (a *App) lifecycle(svc *signin.Service, key *keys.Key) (*signin.Lifecycle, 
 	} else {
 		log.Info("no --smtp-url: emails are written to this log, not sent")
 	}
+	mailer, err := signin.NewMailer(a.DB, a.Jobs, key.Derive("queued email", signin.EmailKeySize), sender, log)
+	if err != nil {
+		return nil, err
+	}
 	return &signin.Lifecycle{Service: svc, Accounts: a.Accounts, Tokens: tokens, Patients: birthDates{a.Resources},
-		Mail: &signin.Mailer{Sender: sender, Log: log}, BaseURL: a.Config.BaseURL.String()}, nil
+		Mail: mailer, BaseURL: a.Config.BaseURL.String()}, nil
 }
 
 // birthDates reads the birthDate of Patient resources from the FHIR store.

@@ -9,14 +9,14 @@ import (
 	"github.com/careloop/careloop/internal/web"
 )
 
-// registerPages adds the sign-in and account pages to mux, built on the
-// services of the sign-in API, and makes errors answered to browsers
-// (unknown pages, cross-origin refusals) friendly pages: opts gains an
-// error renderer for "/" that keeps JSON for every other client. Call it
-// before opts is used.
+// registerPages adds the sign-in, account and account-lifecycle pages to
+// mux, built on the services of the sign-in API (Lifecycle included), and
+// makes errors answered to browsers (unknown pages, cross-origin refusals)
+// friendly pages: opts gains an error renderer for "/" that keeps JSON for
+// every other client. Call it before opts is used.
 func (a *App) registerPages(mux *http.ServeMux, api *signin.API, opts *httpx.Options) error {
 	cfg := web.Config{SignIn: api.Service, Orgs: a.Orgs, Accounts: api.Accounts, Enroll: api.Enroll,
-		Cookies: api.Cookies, Log: a.Log.With("component", "web")}
+		Lifecycle: api.Lifecycle, Cookies: api.Cookies, Log: a.Log.With("component", "web")}
 	if pk, ok := api.Passkeys.(*identity.Passkeys); ok && pk != nil {
 		cfg.Passkeys = pk
 	}

@@ -55,6 +55,9 @@ const (
 	InteractionHistory      Interaction = "history"
 	InteractionCapabilities Interaction = "capabilities"
 	InteractionOperation    Interaction = "operation"
+	// InteractionTransaction is a transaction Bundle as a whole, for the
+	// audit log; the policy decides each of its entries.
+	InteractionTransaction Interaction = "transaction"
 )
 
 // Access is the one policy point in front of the API: every request is
@@ -157,7 +160,6 @@ func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal)
 			a.writeError(w, r, err)
 			return
 		}
-		r = withAddress(r)
 		p, err := a.access.Authenticate(r)
 		if err != nil {
 			if errs.CodeOf(err) == errs.Unauthorized {
@@ -177,7 +179,7 @@ func (a *API) wrap(fn func(w http.ResponseWriter, r *http.Request, p *Principal)
 		}
 		if err := fn(w, r, p); err != nil {
 			if errs.CodeOf(err) == errs.Forbidden {
-				a.recordRefused(r.Context(), p, interactionOfRequest(r), r.PathValue("type"), refOfRequest(r)...)
+				a.recordRefused(r.Context(), p, AuditEvent{Interaction: interactionOfRequest(r), Type: r.PathValue("type"), Refs: refOfRequest(r)})
 			}
 			a.writeError(w, r, err)
 		}
@@ -366,7 +368,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, p *Principal) error {
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, st) {
-		a.recordRefused(r.Context(), p, InteractionRead, typ, st.Ref())
+		a.recordRefused(r.Context(), p, AuditEvent{Interaction: InteractionRead, Type: typ, Resources: []*Stored{st}})
 		return errs.NotFoundf("%s/%s is not known", typ, id)
 	}
 	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionRead, Type: typ, Resources: []*Stored{st}}); err != nil {
@@ -395,7 +397,7 @@ func (a *API) vread(w http.ResponseWriter, r *http.Request, p *Principal) error 
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, st) {
-		a.recordRefused(r.Context(), p, InteractionVRead, typ, st.Ref())
+		a.recordRefused(r.Context(), p, AuditEvent{Interaction: InteractionVRead, Type: typ, Resources: []*Stored{st}})
 		return errs.NotFoundf("%s/%s is not known", typ, id)
 	}
 	if err := a.record(r.Context(), p, AuditEvent{Interaction: InteractionVRead, Type: typ, Resources: []*Stored{st}}); err != nil {

@@ -3,7 +3,6 @@ package fhir
 import (
 	"context"
 	"database/sql"
-	"net"
 	"net/http"
 	"strings"
 )
@@ -54,35 +53,17 @@ func (a *API) recordTx(ctx context.Context, tx *sql.Tx, p *Principal, ev AuditEv
 	return a.audit.RecordTx(ctx, tx, p, ev)
 }
 
-// recordRefused reports a refused attempt. It is best effort: the caller
-// gets the refusal whether or not the entry could be stored, and the
-// failure is logged.
-func (a *API) recordRefused(ctx context.Context, p *Principal, in Interaction, typ string, refs ...string) {
+// recordRefused reports an attempt the policy refused (ev.Refused is set
+// here). It is best effort: the caller gets the refusal whether or not the
+// entry could be stored, and a failure is logged.
+func (a *API) recordRefused(ctx context.Context, p *Principal, ev AuditEvent) {
 	if a.audit == nil || p == nil {
 		return
 	}
-	if err := a.audit.Record(ctx, p, AuditEvent{Interaction: in, Type: typ, Refused: true, Refs: refs}); err != nil {
+	ev.Refused = true
+	if err := a.audit.Record(ctx, p, ev); err != nil {
 		a.log.Error("fhir: audit a refused request", "err", err)
 	}
-}
-
-type addressKey struct{}
-
-// withAddress keeps the network address of the request's peer in its
-// context, for the audit log.
-func withAddress(r *http.Request) *http.Request {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return r.WithContext(context.WithValue(r.Context(), addressKey{}, host))
-}
-
-// RequestAddress returns the network address of the peer of the API
-// request ctx belongs to, or "".
-func RequestAddress(ctx context.Context) string {
-	s, _ := ctx.Value(addressKey{}).(string)
-	return s
 }
 
 // interactionOfRequest names the interaction a request asked for, for the

@@ -455,9 +455,17 @@ func (a *API) transactionTx(ctx context.Context, tx *sql.Tx, p *Principal, pl *t
 	if err := w.finish(ctx, tx); err != nil {
 		return nil, err
 	}
-	// One audit entry per entry that read or changed a resource, committed
-	// with the writes.
-	for _, ev := range audited {
+	// One audit entry for the transaction, naming every resource it read
+	// or changed, committed with the writes.
+	if len(audited) == 1 {
+		if err := a.recordTx(ctx, tx, p, audited[0]); err != nil {
+			return nil, err
+		}
+	} else if len(audited) > 1 {
+		ev := AuditEvent{Interaction: InteractionTransaction}
+		for _, e := range audited {
+			ev.Resources = append(ev.Resources, e.Resources...)
+		}
 		if err := a.recordTx(ctx, tx, p, ev); err != nil {
 			return nil, err
 		}

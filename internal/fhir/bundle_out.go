@@ -314,7 +314,7 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request, p *Principal) e
 		return err
 	}
 	if !a.access.Visible(r.Context(), p, pat) {
-		a.recordRefused(r.Context(), p, InteractionOperation, "Patient", pat.Ref())
+		a.recordRefused(r.Context(), p, AuditEvent{Interaction: InteractionOperation, Operation: "$everything", Type: "Patient", Resources: []*Stored{pat}})
 		return errs.NotFoundf("Patient/%s is not known", id)
 	}
 	related, err := a.search.ReferringTo(r.Context(), p.OrgID, "Patient", id, 10000)

@@ -48,6 +48,9 @@ type Account struct {
 type Store struct {
 	db      *db.DB
 	apiKeys *ttlcache.Cache[string, *APIKey] // by token hash
+	// Audit, if not nil, records password and email changes and links to
+	// patients' records, in the change's transaction. Set it before use.
+	Audit SecurityRecorder
 }
 
 // NewStore returns a Store on d.

@@ -56,6 +56,9 @@ type FactorStore struct {
 	// the first call to pin TOTP time steps. It must not change while calls
 	// are running.
 	Now func() time.Time
+	// Audit, if not nil, records every change of a second factor or of the
+	// recovery codes, in the change's transaction. Set it before use.
+	Audit SecurityRecorder
 }
 
 // NewFactorStore returns a FactorStore on d that encrypts secrets with key,

@@ -56,7 +56,10 @@ func changed(res sql.Result, err error, what string) error {
 // is an errs.NotFound.
 func (s *Store) SetPasswordTx(ctx context.Context, tx *sql.Tx, orgID, accountID, passwordHash string) error {
 	res, err := tx.ExecContext(ctx, "UPDATE accounts SET password_hash = $3 WHERE org_id = $1 AND id = $2", orgID, accountID, passwordHash)
-	return changed(res, err, "set password")
+	if err := changed(res, err, "set password"); err != nil {
+		return err
+	}
+	return record(ctx, s.Audit, tx, orgID, accountID, "password changed")
 }
 
 // MarkEmailVerifiedTx records that the account's current email reached
@@ -81,7 +84,10 @@ func (s *Store) ChangeEmailTx(ctx context.Context, tx *sql.Tx, orgID, accountID,
 		return errs.E(errs.Conflict, "Another account of this organisation uses that email.")
 	}
 	res, err := tx.ExecContext(ctx, "UPDATE accounts SET email = $3, email_verified_at = $4 WHERE org_id = $1 AND id = $2", orgID, accountID, email, verifiedAt.UTC())
-	return changed(res, err, "change email")
+	if err := changed(res, err, "change email"); err != nil {
+		return err
+	}
+	return record(ctx, s.Audit, tx, orgID, accountID, "email changed")
 }
 
 // EmailVerifiedAt returns when the account's email was verified, or the
@@ -126,7 +132,7 @@ func (s *Store) LinkPatientTx(ctx context.Context, tx *sql.Tx, orgID, accountID,
 	if _, err := tx.ExecContext(ctx, "DELETE FROM patient_registrations WHERE org_id = $1 AND account_id = $2", orgID, accountID); err != nil {
 		return fmt.Errorf("identity: link patient: %w", err)
 	}
-	return nil
+	return record(ctx, s.Audit, tx, orgID, accountID, "account linked to "+ref)
 }
 
 // patientFree returns an errs.Conflict when an account already is the

@@ -62,6 +62,9 @@ func (s *FactorStore) GenerateRecoveryCodesTx(ctx context.Context, tx *sql.Tx, o
 		}
 		codes = append(codes, formatRecoveryCode(code))
 	}
+	if err := record(ctx, s.Audit, tx, orgID, accountID, "recovery codes replaced"); err != nil {
+		return nil, err
+	}
 	return codes, nil
 }
 

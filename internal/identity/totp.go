@@ -153,7 +153,7 @@ func (s *FactorStore) ConfirmTOTPTx(ctx context.Context, tx *sql.Tx, orgID, acco
 	} else if n != 1 {
 		return errs.E(errs.Conflict, "The authenticator app set-up changed meanwhile; begin again.")
 	}
-	return nil
+	return record(ctx, s.Audit, tx, orgID, accountID, "authenticator app enrolled")
 }
 
 // VerifyTOTPTx checks a code from the account's confirmed authenticator
@@ -238,7 +238,7 @@ func (s *FactorStore) RemoveTOTPTx(ctx context.Context, tx *sql.Tx, orgID, accou
 	} else if n == 0 {
 		return errs.Wrap(ErrNoTOTP, errs.NotFound, "No authenticator app is set up for this account.")
 	}
-	return nil
+	return record(ctx, s.Audit, tx, orgID, accountID, "authenticator app removed")
 }
 
 // normalizeTOTPCode returns code without spaces (apps show "123 456"), if

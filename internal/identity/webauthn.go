@@ -106,6 +106,9 @@ type Passkeys struct {
 	wa  *webauthn.WebAuthn
 	ttl time.Duration
 	now func() time.Time
+	// Audit, if not nil, records passkeys registered and removed, in the
+	// change's transaction. Set it before use.
+	Audit SecurityRecorder
 }
 
 // NewPasskeys returns a Passkeys service over d configured by cfg. It
@@ -312,7 +315,7 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, a *Account, ceremonyI
 			cred.AttestationFormat, cred.Attestation.Object, cred.Attestation.ClientDataJSON, pk.CreatedAt); err != nil {
 			return fmt.Errorf("identity: store passkey: %w", err)
 		}
-		return nil
+		return record(ctx, p.Audit, tx, a.OrgID, a.ID, "passkey registered: "+pk.Name)
 	})
 	if err != nil {
 		return nil, err
@@ -480,9 +483,14 @@ func (p *Passkeys) Rename(ctx context.Context, orgID, accountID, id, name string
 // Remove deletes the account's passkey id; it can no longer sign in. It
 // returns an errs.NotFound when the account has no such passkey.
 func (p *Passkeys) Remove(ctx context.Context, orgID, accountID, id string) error {
-	res, err := p.db.Write.ExecContext(ctx, "DELETE FROM webauthn_credentials WHERE org_id = $1 AND account_id = $2 AND id = $3",
-		orgID, accountID, id)
-	return passkeyChanged(res, err, "remove")
+	return p.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM webauthn_credentials WHERE org_id = $1 AND account_id = $2 AND id = $3",
+			orgID, accountID, id)
+		if err := passkeyChanged(res, err, "remove"); err != nil {
+			return err
+		}
+		return record(ctx, p.Audit, tx, orgID, accountID, "passkey removed")
+	})
 }
 
 func passkeyChanged(res sql.Result, err error, what string) error {

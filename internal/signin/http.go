@@ -140,7 +140,7 @@ func (a *API) factor(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
 	if secret := a.Cookies.Secret(r); secret != "" {
-		if err := a.Service.Sessions.EndSecret(r.Context(), secret); err != nil {
+		if err := a.Service.SignOut(r.Context(), secret, clientAddress(r)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}

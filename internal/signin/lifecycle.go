@@ -13,6 +13,7 @@ import (
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/mail"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/tenant"
 )
@@ -61,15 +62,17 @@ var (
 // email verification and change, and recovery by an email link that never
 // bypasses the second factor.
 //
-// Answers that could tell whether an account exists (registration,
-// recovery) are the same either way, after the same work on the request's
-// path; what differs happens in the background (Mail.Go).
+// Every email is a durable job (Mailer) inserted in the same transaction
+// as the state it announces. Answers that could tell whether an account
+// exists (registration, recovery) are the same either way, after the same
+// work on the request's path: the request inserts one job with what the
+// person typed, and the job's worker does what differs (AddWorkers).
 type Lifecycle struct {
 	Service  *Service // database, sessions, throttle, second factors
 	Accounts LifecycleAccounts
 	Tokens   *identity.Tokens
 	Patients PatientBirthDates
-	Mail     *Mailer
+	Mail     *Mailer // queues the emails, and the requests that may lead to one, as jobs
 	// BaseURL is the public URL of careloop, for the links in emails.
 	BaseURL string
 	// PasswordParams hash new passwords; zero means
@@ -217,13 +220,14 @@ func (l *Lifecycle) Invite(ctx context.Context, org *tenant.Organization, in Inv
 	tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeInvitation, Email: email, Role: in.Role, DisplayName: name, CreatedBy: in.By}
 	var secret string
 	err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
-		secret, err = l.Tokens.IssueTx(ctx, tx, tok)
-		return err
+		if secret, err = l.Tokens.IssueTx(ctx, tx, tok); err != nil {
+			return err
+		}
+		return l.Mail.queueTx(ctx, tx, org.ID, invitationEmail(l.BaseURL, org, tok, secret), tok.ExpiresAt)
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	l.Mail.Send(invitationEmail(l.BaseURL, org, tok, secret))
 	return tok, link(l.BaseURL, invitationPath, org, secret), nil
 }
 
@@ -405,7 +409,6 @@ func (l *Lifecycle) Activate(ctx context.Context, org *tenant.Organization, in A
 	}
 	acct := &identity.Account{OrgID: org.ID, Email: email, DisplayName: name, Role: identity.RolePatient, FHIRRef: tok.Subject}
 	verify := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, Email: email, CreatedBy: "activation"}
-	var secret string
 	err = l.spend(ctx, tok, func(tx *sql.Tx) error {
 		if err := l.Accounts.PatientFreeTx(ctx, tx, org.ID, strings.TrimPrefix(tok.Subject, "Patient/")); err != nil {
 			return err
@@ -417,13 +420,15 @@ func (l *Lifecycle) Activate(ctx context.Context, org *tenant.Organization, in A
 			return err
 		}
 		verify.AccountID = acct.ID
-		secret, err = l.Tokens.IssueTx(ctx, tx, verify)
-		return err
+		secret, err := l.Tokens.IssueTx(ctx, tx, verify)
+		if err != nil {
+			return err
+		}
+		return l.Mail.queueTx(ctx, tx, org.ID, verifyEmail(l.BaseURL, org, email, secret), verify.ExpiresAt)
 	})
 	if err != nil {
 		return nil, err
 	}
-	l.Mail.Send(verifyEmail(l.BaseURL, org, email, secret))
 	se, cookie, err := l.Service.Sessions.Open(ctx, session.New{OrgID: org.ID, AccountID: acct.ID, Role: string(acct.Role),
 		UserAgent: in.UserAgent, Address: in.Address})
 	if err != nil {
@@ -468,9 +473,10 @@ type Registration struct {
 // is matched to a record, and sends a link to verify the email. Whether or
 // not the email has an account already, the answer (nil, or an error
 // about the input or the address's rate) is the same and comes after the
-// same work (checking and hashing the password); the account is created,
-// or the owner of the existing one told that someone tried, in the
-// background.
+// same work: the password is checked and hashed, and one job holding what
+// the person typed (sealed, with the hash instead of the password) is
+// stored before the answer. Its worker (RegistrationWorker) creates the
+// account, or tells the owner of the existing one that someone tried.
 func (l *Lifecycle) Register(ctx context.Context, org *tenant.Organization, in Registration) error {
 	dob, err := ParseBirthDate(in.BirthDate, l.now())
 	if err != nil {
@@ -494,38 +500,13 @@ func (l *Lifecycle) Register(ctx context.Context, org *tenant.Organization, in R
 	if err != nil {
 		return err
 	}
-	l.Mail.Go("register", func(ctx context.Context) error {
-		existing, _, err := l.Accounts.ByEmail(ctx, org.ID, email)
-		if err == nil {
-			return l.Mail.sendNow(ctx, registrationAttemptEmail(l.BaseURL, org, existing.Email, existing.DisplayName))
-		}
-		if errs.CodeOf(err) != errs.NotFound {
-			return err
-		}
-		acct := &identity.Account{OrgID: org.ID, Email: email, DisplayName: name, Role: identity.RolePatient}
-		verify := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, Email: email, CreatedBy: "registration"}
-		var secret string
-		err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
-			if err := l.Accounts.CreateTx(ctx, tx, acct, hash); err != nil {
-				return err
-			}
-			if err := l.Accounts.AddRegistrationTx(ctx, tx, org.ID, acct.ID, dob, l.now()); err != nil {
-				return err
-			}
-			verify.AccountID = acct.ID
-			secret, err = l.Tokens.IssueTx(ctx, tx, verify)
-			return err
-		})
-		if errs.CodeOf(err) == errs.Conflict {
-			// Registered by a concurrent request meanwhile: the same as above.
-			return l.Mail.sendNow(ctx, registrationAttemptEmail(l.BaseURL, org, email, ""))
-		}
-		if err != nil {
-			return err
-		}
-		return l.Mail.sendNow(ctx, verifyEmail(l.BaseURL, org, email, secret))
-	})
-	return nil
+	args := RegistrationArgs{OrgID: org.ID}
+	args.Sealed, err = l.Mail.seal(args.Kind(), org.ID, registrationRequest{OrgSlug: org.Slug, OrgName: org.Name,
+		Email: email, Name: name, BirthDate: dob, PasswordHash: hash, At: l.now()})
+	if err != nil {
+		return err
+	}
+	return l.Mail.insert(ctx, args)
 }
 
 // Registrations returns the self-registered patients with a verified
@@ -546,8 +527,7 @@ func (l *Lifecycle) LinkRegistration(ctx context.Context, org *tenant.Organizati
 	if err != nil {
 		return err
 	}
-	var acct identity.Account
-	err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+	return l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
 		r, err := l.Accounts.RegistrationTx(ctx, tx, org.ID, accountID)
 		if err != nil {
 			return err
@@ -558,14 +538,11 @@ func (l *Lifecycle) LinkRegistration(ctx context.Context, org *tenant.Organizati
 		if r.BirthDate != dob {
 			return errs.E(errs.Unprocessable, "The date of birth this person gave does not match the record's: check that it is the right patient.")
 		}
-		acct = r.Account
-		return l.Accounts.LinkPatientTx(ctx, tx, org.ID, accountID, id)
+		if err := l.Accounts.LinkPatientTx(ctx, tx, org.ID, accountID, id); err != nil {
+			return err
+		}
+		return l.Mail.queueTx(ctx, tx, org.ID, linkedEmail(l.BaseURL, org, r.Account.Email, r.Account.DisplayName), time.Time{})
 	})
-	if err != nil {
-		return err
-	}
-	l.Mail.Send(linkedEmail(l.BaseURL, org, acct.Email, acct.DisplayName))
-	return nil
 }
 
 // --- Email verification and change ---------------------------------------
@@ -606,21 +583,26 @@ func (l *Lifecycle) ResendVerification(ctx context.Context, org *tenant.Organiza
 	if err := l.countRequest(ctx, org.ID, emailAccountKey(acct.ID), EmailAccountLimit); err != nil {
 		return false, err
 	}
-	return true, l.sendVerification(ctx, org, acct, acct.Email)
+	return true, l.sendVerification(ctx, org, acct, acct.Email, nil)
 }
 
-func (l *Lifecycle) sendVerification(ctx context.Context, org *tenant.Organization, acct *identity.Account, to string) error {
+// sendVerification makes a link to verify to for acct and queues the email
+// with it, and notice when not nil, in one transaction.
+func (l *Lifecycle) sendVerification(ctx context.Context, org *tenant.Organization, acct *identity.Account, to string, notice *mail.Message) error {
 	tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeVerifyEmail, AccountID: acct.ID, Email: to, CreatedBy: acct.ID}
-	var secret string
-	err := l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
-		secret, err = l.Tokens.IssueTx(ctx, tx, tok)
-		return err
+	return l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
+		secret, err := l.Tokens.IssueTx(ctx, tx, tok)
+		if err != nil {
+			return err
+		}
+		if err := l.Mail.queueTx(ctx, tx, org.ID, verifyEmail(l.BaseURL, org, to, secret), tok.ExpiresAt); err != nil {
+			return err
+		}
+		if notice != nil {
+			return l.Mail.queueTx(ctx, tx, org.ID, *notice, time.Time{})
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	l.Mail.Send(verifyEmail(l.BaseURL, org, to, secret))
-	return nil
 }
 
 // ChangeEmail starts a change of the signed-in person's email: a link goes
@@ -643,65 +625,39 @@ func (l *Lifecycle) ChangeEmail(ctx context.Context, org *tenant.Organization, s
 	if err := l.countRequest(ctx, org.ID, emailAccountKey(acct.ID), EmailAccountLimit); err != nil {
 		return err
 	}
-	if err := l.sendVerification(ctx, org, acct, email); err != nil {
-		return err
-	}
-	l.Mail.Send(emailChangeNotice(org, acct.Email, acct.DisplayName))
-	return nil
+	notice := emailChangeNotice(org, acct.Email, acct.DisplayName)
+	return l.sendVerification(ctx, org, acct, email, &notice)
 }
 
 // --- Recovery --------------------------------------------------------------
 
 // RequestRecovery asks for a link to set a new password. The answer is
 // the same, after the same work, whether or not the organisation has an
-// account with the email: a token is made and hashed either way, and the
-// account is looked up, the link stored and sent in the background. Only
-// the address's rate (RecoveryAddressLimit) and malformed input change
-// the answer; an account's own limit (RecoveryAccountLimit) silently
-// stops further emails.
+// account with the email: one job holding the organisation and the email
+// (sealed) is stored before the answer, and its worker (RecoveryWorker)
+// looks the account up, stores the link and queues the email. Only the
+// address's rate (RecoveryAddressLimit) and malformed input change the
+// answer; an account's own limit (RecoveryAccountLimit) silently stops
+// further emails.
 func (l *Lifecycle) RequestRecovery(ctx context.Context, org *tenant.Organization, email, address string) error {
 	email, err := identity.NormalizeEmail(email)
 	if err != nil {
 		return err
 	}
 	if org == nil {
-		// An unknown organisation: the same work, nothing to send.
-		_ = l.Tokens.Hash(identity.PurposeRecovery, identity.NewSecret(identity.PurposeRecovery))
+		// An unknown organisation: nothing to look up or send, and nothing
+		// stored (the throttle has no organisation to count in). Which
+		// organisations exist is no secret: their slugs are in every URL.
 		return nil
 	}
 	if err := l.countRequest(ctx, org.ID, recoveryAddressKey(address), RecoveryAddressLimit); err != nil {
 		return err
 	}
-	_ = l.Tokens.Hash(identity.PurposeRecovery, identity.NewSecret(identity.PurposeRecovery))
-	l.Mail.Go("recovery", func(ctx context.Context) error {
-		acct, _, err := l.Accounts.ByEmail(ctx, org.ID, email)
-		if errs.CodeOf(err) == errs.NotFound {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := l.Service.Throttle.Check(ctx, org.ID, recoveryAccountKey(acct.ID)); err != nil {
-			if errs.CodeOf(err) == errs.RateLimited {
-				return errors.New("too many recovery links asked for the account; none sent")
-			}
-			return err
-		}
-		if _, _, err := l.Service.Throttle.Fail(ctx, org.ID, recoveryAccountKey(acct.ID), RecoveryAccountLimit); err != nil {
-			return err
-		}
-		tok := &identity.Token{OrgID: org.ID, Purpose: identity.PurposeRecovery, AccountID: acct.ID, Email: acct.Email, CreatedBy: "recovery"}
-		var secret string
-		err = l.Service.DB.InTx(ctx, func(tx *sql.Tx) (err error) {
-			secret, err = l.Tokens.IssueTx(ctx, tx, tok)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return l.Mail.sendNow(ctx, recoveryEmail(l.BaseURL, org, acct.Email, acct.DisplayName, secret))
-	})
-	return nil
+	args := RecoveryArgs{OrgID: org.ID}
+	if args.Sealed, err = l.Mail.seal(args.Kind(), org.ID, recoveryRequest{OrgSlug: org.Slug, OrgName: org.Name, Email: email}); err != nil {
+		return err
+	}
+	return l.Mail.insert(ctx, args)
 }
 
 // Reset is what a person fills in after following a recovery link.
@@ -738,9 +694,11 @@ func (l *Lifecycle) CompleteRecovery(ctx context.Context, org *tenant.Organizati
 		}
 		if tok.Email == acct.Email {
 			// The link reached the address: it is verified.
-			return l.Accounts.MarkEmailVerifiedTx(ctx, tx, org.ID, acct.ID, l.now())
+			if err := l.Accounts.MarkEmailVerifiedTx(ctx, tx, org.ID, acct.ID, l.now()); err != nil {
+				return err
+			}
 		}
-		return nil
+		return l.Mail.queueTx(ctx, tx, org.ID, passwordChangedEmail(org, acct.Email, acct.DisplayName), time.Time{})
 	})
 	if err != nil {
 		return nil, err
@@ -748,7 +706,6 @@ func (l *Lifecycle) CompleteRecovery(ctx context.Context, org *tenant.Organizati
 	if _, err := l.Service.Sessions.EndAll(ctx, org.ID, acct.ID, ""); err != nil {
 		return nil, err
 	}
-	l.Mail.Send(passwordChangedEmail(org, acct.Email, acct.DisplayName))
 	has, err := l.Service.hasSecondFactor(ctx, acct)
 	if err != nil {
 		return nil, err

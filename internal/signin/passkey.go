@@ -69,6 +69,13 @@ func (s *Service) Passkey(ctx context.Context, in *identity.PasskeySignIn, userA
 	}
 	out := &Outcome{Account: acct, Session: se, Secret: secret, NeedsFactor: awaits, MustEnroll: !in.UserVerified && !awaits && staff(acct.Role)}
 	if !awaits {
+		method := "passkey (possession only)"
+		if in.UserVerified {
+			method = "passkey with user verification"
+		}
+		if err := s.auditSignIn(ctx, acct, se, secret, method); err != nil {
+			return nil, err
+		}
 		s.noticeNewDevice(ctx, acct, se)
 	}
 	return out, nil

@@ -53,6 +53,7 @@ type Service struct {
 	Sessions *session.Store
 	Throttle *Throttle
 	Notices  Notifier // nil: none
+	Audit    Auditor  // nil: sign-ins are not recorded
 	Log      *slog.Logger
 	// AccountLimit and AddressLimit default to the package's.
 	AccountLimit, AddressLimit Limit
@@ -111,7 +112,10 @@ func (s *Service) limits() (Limit, Limit) {
 // factor when the account has one.
 func (s *Service) Password(ctx context.Context, at Attempt) (*Outcome, error) {
 	acctLimit, addrLimit := s.limits()
+	failed := Event{OrgID: at.OrgID, Method: "password", Address: at.Address, UserAgent: at.UserAgent}
 	if err := s.Throttle.Check(ctx, at.OrgID, addressKey(at.Address)); err != nil {
+		failed.Reason = reasonOf(err)
+		s.auditFailure(ctx, failed)
 		return nil, err
 	}
 	acct, hash, err := s.Accounts.ByEmail(ctx, at.OrgID, strings.TrimSpace(at.Email))
@@ -119,7 +123,10 @@ func (s *Service) Password(ctx context.Context, at Attempt) (*Outcome, error) {
 		return nil, err
 	}
 	if acct != nil {
+		failed.AccountID, failed.Role = acct.ID, string(acct.Role)
 		if err := s.Throttle.Check(ctx, at.OrgID, accountKey(acct.ID)); err != nil {
+			failed.Reason = reasonOf(err)
+			s.auditFailure(ctx, failed)
 			return nil, err
 		}
 	} else {
@@ -141,6 +148,8 @@ func (s *Service) Password(ctx context.Context, at Attempt) (*Outcome, error) {
 				s.Notices.RepeatedFailures(ctx, acct, at.Address)
 			}
 		}
+		failed.Reason = "wrong email or password"
+		s.auditFailure(ctx, failed)
 		return nil, wrongCredentials()
 	}
 	has, err := s.hasSecondFactor(ctx, acct)
@@ -157,6 +166,9 @@ func (s *Service) Password(ctx context.Context, at Attempt) (*Outcome, error) {
 	}
 	out := &Outcome{Account: acct, Session: se, Secret: secret, NeedsFactor: has, MustEnroll: !has && staff(acct.Role)}
 	if !has {
+		if err := s.auditSignIn(ctx, acct, se, secret, "password"); err != nil {
+			return nil, err
+		}
 		s.noticeNewDevice(ctx, acct, se)
 	}
 	return out, nil
@@ -185,7 +197,11 @@ func (s *Service) SecondFactor(ctx context.Context, secret, code, address string
 	if err != nil {
 		return nil, err
 	}
+	failed := Event{OrgID: se.OrgID, AccountID: se.AccountID, Role: se.Role, Method: "password and second factor",
+		Address: address, UserAgent: se.UserAgent}
 	if err := s.Throttle.Check(ctx, se.OrgID, accountKey(se.AccountID)); err != nil {
+		failed.Reason = reasonOf(err)
+		s.auditFailure(ctx, failed)
 		return nil, err
 	}
 	code = strings.TrimSpace(code)
@@ -201,6 +217,8 @@ func (s *Service) SecondFactor(ctx context.Context, secret, code, address string
 			if _, _, ferr := s.Throttle.Fail(ctx, se.OrgID, accountKey(se.AccountID), acctLimit); ferr != nil {
 				return nil, ferr
 			}
+			failed.Reason = "wrong second factor"
+			s.auditFailure(ctx, failed)
 		}
 		return nil, err
 	}
@@ -212,7 +230,11 @@ func (s *Service) SecondFactor(ctx context.Context, secret, code, address string
 		return nil, err
 	}
 	out := &Outcome{Session: done, Secret: fresh}
-	s.noticeNewDevice(ctx, &identity.Account{OrgID: done.OrgID, ID: done.AccountID, Role: identity.Role(done.Role)}, done)
+	acct := &identity.Account{OrgID: done.OrgID, ID: done.AccountID, Role: identity.Role(done.Role)}
+	if err := s.auditSignIn(ctx, acct, done, fresh, "password and second factor"); err != nil {
+		return nil, err
+	}
+	s.noticeNewDevice(ctx, acct, done)
 	return out, nil
 }
 

@@ -68,6 +68,11 @@ func (s *Store) BySlug(ctx context.Context, slug string) (*Organization, error) 
 	return s.one(ctx, s.db.Read, "WHERE slug = $1", slug)
 }
 
+// ByID returns the organisation with the id, or an errs.NotFound.
+func (s *Store) ByID(ctx context.Context, id string) (*Organization, error) {
+	return s.one(ctx, s.db.Read, "WHERE id = $1", id)
+}
+
 // BySlugTx is BySlug inside tx.
 func (s *Store) BySlugTx(ctx context.Context, tx *sql.Tx, slug string) (*Organization, error) {
 	return s.one(ctx, tx, "WHERE slug = $1", slug)

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	pweb "github.com/careloop/careloop/internal/platform/web"
+)
 
 // accountPage is the data of /account.
 type accountPage struct {
@@ -10,11 +14,27 @@ type accountPage struct {
 	RecoveryCodes     int
 	Passkeys          int
 	HasSecondFactor   bool
+	// Lifecycle: email verification and change are on.
+	Lifecycle     bool
+	EmailVerified bool
+	// StepUp: changing the email needs a fresh second factor first.
+	StepUp bool
+	// NewEmail is the address typed in the change form, shown again with
+	// its error.
+	NewEmail string
+	// Staff are the staff pages the person's role opens.
+	Staff []staffLink
 }
 
 // account shows who the person is, their role and their factors. Staff who
 // must enroll a second factor are sent to do so first.
 func (p *Pages) account(w http.ResponseWriter, r *http.Request, u *who) {
+	p.showAccount(w, r, http.StatusOK, u, "", nil)
+}
+
+// showAccount renders the account page with the email change form's
+// value and errors.
+func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, u *who, newEmail string, e *pweb.FormErrors) {
 	if u.MustEnroll() {
 		seeOther(w, r, "/account/security")
 		return
@@ -24,8 +44,21 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request, u *who) {
 	if name == "" {
 		name = a.Email
 	}
-	p.r.Page(w, r, http.StatusOK, "account", p.data(w, r, "Your account", accountPage{
+	v := accountPage{
 		Name: name, Email: a.Email, Role: roleName(a.Role), Since: showTime(a.CreatedAt),
 		TOTP: u.Factors.TOTP, RecoveryCodes: u.Factors.RecoveryCodes, Passkeys: len(u.Passkeys), HasSecondFactor: u.HasSecondFactor(),
-	}))
+		Lifecycle: p.Lifecycle != nil, StepUp: u.StepUpNeeded(), NewEmail: newEmail,
+	}
+	if p.Lifecycle != nil {
+		v.Staff = staffLinks(a.Role)
+		at, err := p.Lifecycle.Accounts.EmailVerifiedAt(r.Context(), a.OrgID, a.ID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		v.EmailVerified = !at.IsZero()
+	}
+	d := p.data(w, r, "Your account", v)
+	d.Errors = e
+	p.r.Page(w, r, status, "account", d)
 }

@@ -16,10 +16,12 @@ type signInForm struct {
 	// then hidden and prefilled.
 	OrgName  string
 	Passkeys bool
+	// Lifecycle links to registration, activation and recovery.
+	Lifecycle bool
 }
 
 func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, error) {
-	f := signInForm{Org: org, Email: email, Passkeys: p.Passkeys != nil}
+	f := signInForm{Org: org, Email: email, Passkeys: p.Passkeys != nil, Lifecycle: p.Lifecycle != nil}
 	orgs, err := p.Orgs.List(r.Context())
 	if err != nil {
 		return f, err

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -10,7 +11,7 @@ import (
 // the cookie.
 func (p *Pages) signOut(w http.ResponseWriter, r *http.Request) {
 	if secret := p.Cookies.Secret(r); secret != "" {
-		if err := p.SignIn.Sessions.EndSecret(r.Context(), secret); err != nil {
+		if err := p.SignIn.SignOut(r.Context(), secret, httpx.ClientAddress(r.Context())); err != nil {
 			p.fail(w, r, err)
 			return
 		}

@@ -1,15 +1,17 @@
 // Package web serves careloop's pages for people: signing in (password,
 // second factor, passkey), the account, its security (authenticator app,
-// recovery codes, passkeys) and its sessions. Pages are rendered on the
+// recovery codes, passkeys) and its sessions, and getting and recovering
+// an account (invitation, activation code, registration, email
+// verification, recovery by email link). Pages are rendered on the
 // server with html/template inside the shared layout of
 // internal/platform/web and work without JavaScript, except passkeys,
 // which need the browser's WebAuthn API (static/passkey.js).
 //
 // Each page or action is one small file with its handler and one template
 // in templates/; a new page is one more of each plus one line in Register.
-// Pages call the services (signin.Service, the stores) directly, never the
-// JSON API; only passkey.js, running in the browser, calls the passkey
-// routes of /auth.
+// Pages call the services (signin.Service, signin.Lifecycle, the stores)
+// directly, never the JSON API; only passkey.js, running in the browser,
+// calls the passkey routes of /auth.
 package web
 
 import (
@@ -58,8 +60,12 @@ type Config struct {
 	// Passkeys is nil when passkeys are off (a base URL without a host
 	// name): the pages then offer none.
 	Passkeys Passkeys
-	Cookies  session.Cookies
-	Log      *slog.Logger
+	// Lifecycle is how people get and recover accounts: invitations,
+	// activation codes, registration, email verification and recovery.
+	// When nil those pages are not served.
+	Lifecycle *signin.Lifecycle
+	Cookies   session.Cookies
+	Log       *slog.Logger
 }
 
 // Pages serves the sign-in and account pages. It is safe for concurrent
@@ -105,6 +111,30 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/sessions", p.withSession(p.sessions))
 	mux.HandleFunc("POST /account/sessions/{id}/end", p.withSession(p.endSession))
 	mux.HandleFunc("POST /account/sessions/end-others", p.withSession(p.endOthers))
+
+	if p.Lifecycle == nil {
+		return
+	}
+	mux.HandleFunc("GET /invitation", p.invitationForm)
+	mux.HandleFunc("POST /invitation", p.acceptInvitation)
+	mux.HandleFunc("GET /activate", p.activateForm)
+	mux.HandleFunc("POST /activate", p.activate)
+	mux.HandleFunc("GET /register", p.registerForm)
+	mux.HandleFunc("POST /register", p.register)
+	mux.HandleFunc("GET /register/sent", p.registerSent)
+	mux.HandleFunc("GET /verify-email", p.verifyEmailForm)
+	mux.HandleFunc("POST /verify-email", p.verifyEmail)
+	mux.HandleFunc("GET /recovery", p.recoveryForm)
+	mux.HandleFunc("POST /recovery", p.requestRecovery)
+	mux.HandleFunc("GET /recovery/sent", p.recoverySent)
+	mux.HandleFunc("POST /recovery/reset", p.resetPassword)
+	mux.HandleFunc("POST /account/email", p.withSession(p.changeEmail))
+	mux.HandleFunc("POST /account/email/resend", p.withSession(p.resendVerification))
+	mux.HandleFunc("GET /staff/invitations", p.withRole(inviters, p.invitations))
+	mux.HandleFunc("POST /staff/invitations", p.withRole(inviters, p.invite))
+	mux.HandleFunc("POST /staff/invitations/{id}/revoke", p.withRole(inviters, p.revokeInvitation))
+	mux.HandleFunc("GET /staff/activation-codes", p.withRole(codeMakers, p.activationCodes))
+	mux.HandleFunc("POST /staff/activation-codes", p.withRole(codeMakers, p.makeActivationCode))
 }
 
 // ErrorRenderer answers errors the HTTP chain renders (unknown pages,

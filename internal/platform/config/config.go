@@ -64,6 +64,14 @@ type Config struct {
 	// MailFrom is the sender of careloop's emails; empty means
 	// no-reply@ the host of BaseURL.
 	MailFrom string
+	// AuditPublishDir and AuditPublishURL, when set, receive every signed
+	// checkpoint of the audit log: a folder (one file per checkpoint and
+	// "latest") and an HTTP endpoint (POST of the note), outside the
+	// database so that its operator cannot rewrite history unseen.
+	AuditPublishDir, AuditPublishURL string
+	// AuditCheckpointEvery is how often a checkpoint is signed when the
+	// audit log grew.
+	AuditCheckpointEvery time.Duration
 	// DemoSeed and DemoPatients shape the demo organisation.
 	DemoSeed     int64
 	DemoPatients int
@@ -160,6 +168,9 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 		fs.IntVar(&c.JobWorkers, "job-workers", 20, "jobs run at once by this process")
 		fs.DurationVar(&c.JobPollInterval, "job-poll", 20*time.Millisecond, "how often workers look for new jobs on SQLite")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time given to requests and jobs to finish on shutdown")
+		fs.StringVar(&c.AuditPublishDir, "audit-publish-dir", "", "folder, outside the database, that receives every signed checkpoint of the audit log")
+		fs.StringVar(&c.AuditPublishURL, "audit-publish-url", "", "HTTP endpoint that receives every signed checkpoint of the audit log (POST)")
+		fs.DurationVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", time.Minute, "how often a checkpoint of the audit log is signed, when the log grew")
 	}
 	if set&(Server|Mail) != 0 {
 		if set&Server == 0 {

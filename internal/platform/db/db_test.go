@@ -19,8 +19,16 @@ import (
 // bookkeeping of the schema and the job queue.
 func systemTable(name string) bool {
 	return name == "organizations" || name == "careloop_schema_version" ||
-		strings.HasPrefix(name, "river_") || strings.HasPrefix(name, "sqlite_") || strings.HasPrefix(name, "goose")
+		strings.HasPrefix(name, "river_") || strings.HasPrefix(name, "sqlite_") || strings.HasPrefix(name, "goose") ||
+		auditTreeTable[name]
 }
+
+// auditTreeTable names the tables of the audit log's one Merkle tree for
+// the whole installation: entries carry their organisation inside their
+// signed bytes (and audit_leaf and audit_patient in a column), but the tree's
+// nodes, state, checkpoints and append queue belong to no one organisation.
+var auditTreeTable = map[string]bool{"audit_entry": true, "audit_node": true, "audit_tree": true,
+	"audit_checkpoint": true, "audit_pending": true}
 
 func tables(t *testing.T, d *db.DB) []string {
 	t.Helper()

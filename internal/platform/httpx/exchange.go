@@ -67,6 +67,22 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
+// ClientAddress returns the network address (host, without port) of the
+// peer of the request whose context is ctx, or "" if the request did not
+// pass through [Handler]. It is what the audit log records as the address
+// a request came from.
+func ClientAddress(ctx context.Context) string {
+	ex, ok := ctx.Value(exchangeKey{}).(*exchange)
+	if !ok || ex.req == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(ex.req.RemoteAddr)
+	if err != nil {
+		return ex.req.RemoteAddr
+	}
+	return host
+}
+
 // exchangeOf returns the chain state of r, or nil.
 func exchangeOf(r *http.Request) *exchange {
 	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)

@@ -1,0 +1,328 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/errs"
+)
+
+// KeyPurpose is the purpose under which the checkpoint signing seed is drawn
+// from careloop's secret key: keys.Key.Derive(audit.KeyPurpose, ed25519.SeedSize).
+const KeyPurpose = "audit checkpoint signing"
+
+// ErrClosed is returned by Record after Close.
+var ErrClosed = errors.New("audit: log closed")
+
+// Config is what New needs.
+type Config struct {
+	// DB is the database holding the log.
+	DB *db.DB
+	// Origin names the log in its checkpoints, such as
+	// "careloop/clinic.example.org". It is also the name of the signing key.
+	Origin string
+	// Key signs checkpoints; Seed (ed25519.SeedSize bytes) may be given
+	// instead. Without either the log stores and verifies entries but cannot
+	// issue checkpoints.
+	Key  ed25519.PrivateKey
+	Seed []byte
+	// VerifierKey, a note verifier key ("origin+hash+key"), lets a log
+	// without the signing key check signatures in Verify. Origin defaults
+	// to its name.
+	VerifierKey string
+	// Publisher, if not nil, receives every checkpoint issued.
+	Publisher Publisher
+	// CheckpointInterval is how often Run issues a checkpoint when the tree
+	// grew (default one minute).
+	CheckpointInterval time.Duration
+	// SequenceInterval is how often Run gives pending entries their leaf
+	// indices (default 200 ms). Sequencing in batches costs far less than
+	// once per commit, and nothing waits for it: entries are durable when
+	// stored.
+	SequenceInterval time.Duration
+	// Logger receives errors of Run; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Log is the audit log of one database. It is safe for concurrent use.
+type Log struct {
+	db        *db.DB
+	origin    string
+	signer    note.Signer   // nil without a key
+	verifier  note.Verifier // nil without a key
+	publisher Publisher
+	ckptEvery time.Duration
+	seqEvery  time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+
+	reqs chan *recordReq
+
+	mu        sync.RWMutex // guards closed against senders on reqs
+	closed    bool
+	quit      chan struct{}
+	flusherWG sync.WaitGroup
+
+	pubMu         sync.Mutex
+	lastPublished uint64 // newest checkpoint size this process published
+}
+
+type recordReq struct {
+	entries []Entry
+	done    chan error
+}
+
+// maxFlush bounds the entries written by one group commit.
+const maxFlush = 8192
+
+// New returns the log stored in cfg.DB and starts its group-commit flusher;
+// Close stops it.
+func New(cfg Config) (*Log, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("audit: New needs a database")
+	}
+	var verifier note.Verifier
+	if cfg.VerifierKey != "" {
+		v, err := note.NewVerifier(cfg.VerifierKey)
+		if err != nil {
+			return nil, fmt.Errorf("audit: verifier key: %w", err)
+		}
+		verifier = v
+		if cfg.Origin == "" {
+			cfg.Origin = v.Name()
+		}
+	}
+	if cfg.Origin == "" {
+		return nil, errors.New("audit: New needs an origin")
+	}
+	l := &Log{
+		db: cfg.DB, origin: cfg.Origin, publisher: cfg.Publisher,
+		ckptEvery: cfg.CheckpointInterval, seqEvery: cfg.SequenceInterval,
+		log: cfg.Logger, now: cfg.Now,
+		reqs: make(chan *recordReq, 1024), quit: make(chan struct{}),
+	}
+	if l.ckptEvery <= 0 {
+		l.ckptEvery = time.Minute
+	}
+	if l.seqEvery <= 0 {
+		l.seqEvery = 200 * time.Millisecond
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	key := cfg.Key
+	if key == nil && cfg.Seed != nil {
+		if len(cfg.Seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("audit: signing seed has %d bytes, want %d", len(cfg.Seed), ed25519.SeedSize)
+		}
+		key = ed25519.NewKeyFromSeed(cfg.Seed)
+	}
+	if key != nil {
+		s, v, err := newSigner(cfg.Origin, key)
+		if err != nil {
+			return nil, err
+		}
+		l.signer, l.verifier = s, v
+	} else {
+		l.verifier = verifier
+	}
+	l.flusherWG.Add(1)
+	go l.flusher()
+	return l, nil
+}
+
+// StoredOrigin returns the origin of the newest checkpoint stored in d, or
+// "" when there is none.
+func StoredOrigin(ctx context.Context, d *db.DB) (string, error) {
+	var text string
+	err := d.Read.QueryRowContext(ctx, "SELECT note FROM audit_checkpoint ORDER BY size DESC LIMIT 1").Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("audit: read checkpoints: %w", err)
+	}
+	origin, _, _ := strings.Cut(text, "\n")
+	return origin, nil
+}
+
+// Origin returns the name of the log in its checkpoints.
+func (l *Log) Origin() string { return l.origin }
+
+// Close stops the flusher after it has written the entries already handed
+// to Record. Record then fails with ErrClosed. Close does not close the
+// database.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.quit)
+	l.mu.Unlock()
+	l.flusherWG.Wait()
+	return nil
+}
+
+// AppendTx stores entries inside the caller's transaction tx, so that an
+// audited write and its entries commit or roll back together. It fills in
+// missing ids and times in its own copies. The entries get leaf indices
+// from the sequencer after the transaction commits.
+func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, entries ...Entry) error {
+	es, err := l.prepare(entries)
+	if err != nil {
+		return err
+	}
+	if err := insertEntries(ctx, tx, l.db.Dialect, es); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	return nil
+}
+
+// Record stores entries in a transaction of their own and returns once they
+// are durably committed. Concurrent calls are written together by one
+// flusher, which starts the next commit as soon as the previous one ends, so
+// a call costs about one commit however many run at once. If Record returns
+// an error the entries may or may not be stored; a read being audited must
+// then fail (fail closed). Invalid entries fail with an errs.Invalid error
+// and store nothing.
+func (l *Log) Record(ctx context.Context, entries ...Entry) error {
+	es, err := l.prepare(entries)
+	if err != nil {
+		return err
+	}
+	req := &recordReq{entries: es, done: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case l.reqs <- req:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return errs.Wrap(ctx.Err(), errs.Unavailable, "")
+	}
+	l.mu.RUnlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return errs.Wrap(ctx.Err(), errs.Unavailable, "")
+	}
+}
+
+// prepare copies and normalises entries.
+func (l *Log) prepare(entries []Entry) ([]Entry, error) {
+	now := l.now()
+	es := make([]Entry, len(entries))
+	for i, e := range entries {
+		if err := e.normalize(now); err != nil {
+			return nil, err
+		}
+		es[i] = e
+	}
+	return es, nil
+}
+
+// flusher writes queued Record requests in group commits until Close.
+func (l *Log) flusher() {
+	defer l.flusherWG.Done()
+	for {
+		var first *recordReq
+		select {
+		case first = <-l.reqs:
+		case <-l.quit:
+			// Senders have stopped (Close holds the lock): write what is left.
+			for {
+				select {
+				case r := <-l.reqs:
+					l.flush([]*recordReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*recordReq{first}
+		n := len(first.entries)
+	gather:
+		for n < maxFlush {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+				n += len(r.entries)
+			default:
+				break gather
+			}
+		}
+		l.flush(batch)
+	}
+}
+
+func (l *Log) flush(batch []*recordReq) {
+	var all []Entry
+	if len(batch) == 1 {
+		all = batch[0].entries
+	} else {
+		for _, r := range batch {
+			all = append(all, r.entries...)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error { return insertEntries(ctx, tx, l.db.Dialect, all) })
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("audit: record: %w", err)
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// Run sequences new entries as they arrive and issues a checkpoint every
+// CheckpointInterval when the tree grew, until ctx ends. Failures are logged
+// and retried at the next turn. Every process may run it: the sequencer
+// lock lets one sequence at a time.
+func (l *Log) Run(ctx context.Context) error {
+	seq := time.NewTicker(l.seqEvery)
+	defer seq.Stop()
+	ckpt := time.NewTicker(l.ckptEvery)
+	defer ckpt.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-seq.C:
+		case <-ckpt.C:
+			if l.signer == nil {
+				continue
+			}
+			if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
+				l.log.Error("audit: sequence", "err", err)
+			}
+			if _, _, err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				l.log.Error("audit: checkpoint", "err", err)
+			}
+			continue
+		}
+		if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
+			l.log.Error("audit: sequence", "err", err)
+		}
+	}
+}

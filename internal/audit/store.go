@@ -1,0 +1,133 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/careloop/careloop/internal/platform/db"
+)
+
+// execer is what inserts need: a transaction or a pool.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// queryer is what reads need: a transaction or a pool.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertEntries stores entries for the sequencer. On PostgreSQL they are
+// also listed in audit_pending (see the migration for why).
+func insertEntries(ctx context.Context, tx execer, dialect db.Dialect, es []Entry) error {
+	anon := dialect == db.SQLite
+	rows := make([][]any, len(es))
+	for i := range es {
+		rows[i] = []any{es[i].ID, es[i].Canonical()}
+	}
+	if err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, anon, rows); err != nil {
+		return err
+	}
+	if dialect == db.SQLite {
+		return nil
+	}
+	for i := range es {
+		rows[i] = rows[i][:1]
+	}
+	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, anon, rows)
+}
+
+// insertRows inserts rows with multi-row INSERT statements of 256, 128 … 1
+// rows, so that few distinct statements exist (each is prepared once per
+// connection) and few round trips are made. anon selects anonymous "?"
+// placeholders (for SQLite) instead of "$n": the SQLite driver looks
+// numbered parameters up by name one at a time, which costs time quadratic
+// in their number.
+func insertRows(ctx context.Context, tx execer, prefix string, ncols int, anon bool, rows [][]any) error {
+	for len(rows) > 0 {
+		n := chunk(len(rows))
+		args := make([]any, 0, n*ncols)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, multiRow(prefix, ncols, n, anon), args...); err != nil {
+			return fmt.Errorf("%s…: %w", strings.TrimSpace(prefix[:min(len(prefix), 30)]), err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// chunk returns the largest power of two up to 256 not above n.
+func chunk(n int) int {
+	c := 256
+	for c > n {
+		c >>= 1
+	}
+	return c
+}
+
+var sqlCache sync.Map // string key → statement text
+
+// multiRow returns prefix followed by n groups of ncols placeholders.
+func multiRow(prefix string, ncols, n int, anon bool) string {
+	key := prefix + "|" + strconv.Itoa(ncols) + "|" + strconv.Itoa(n) + "|" + strconv.FormatBool(anon)
+	if s, ok := sqlCache.Load(key); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	p := 1
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range ncols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			if anon {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(p))
+			}
+			p++
+		}
+		b.WriteByte(')')
+	}
+	s := b.String()
+	sqlCache.Store(key, s)
+	return s
+}
+
+// inList returns "(" $1, … $n ")" for an IN clause.
+func inList(n int, anon bool) string {
+	key := "in|" + strconv.Itoa(n) + "|" + strconv.FormatBool(anon)
+	if s, ok := sqlCache.Load(key); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if anon {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(i + 1))
+		}
+	}
+	b.WriteByte(')')
+	s := b.String()
+	sqlCache.Store(key, s)
+	return s
+}
