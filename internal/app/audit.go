@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/careloop/careloop/internal/access"
@@ -202,6 +203,11 @@ func (a *App) openAudit() error {
 	if len(pubs) > 0 {
 		cfg.Publisher = pubs
 	}
+	// With the database on this machine, reads' entries go through a local
+	// spool: a write instead of a commit (see audit.Config.SpoolDir).
+	if path := a.Config.SQLitePath(); path != "" {
+		cfg.SpoolDir = filepath.Dir(path)
+	}
 	a.Audit, err = audit.New(cfg)
 	return err
 }
@@ -243,4 +249,10 @@ func (a *App) auditSecurity(api *signin.API) {
 	if p, ok := api.Passkeys.(*identity.Passkeys); ok {
 		p.Audit = sec
 	}
+}
+
+// FHIRAuditor returns the FHIR API's auditor on a's audit log, for
+// benchmarks and tools that build the API themselves.
+func FHIRAuditor(a *App) fhir.Auditor {
+	return fhirAudit{log: a.Audit, base: a.Config.BaseURL.String() + "/fhir"}
 }

@@ -16,6 +16,9 @@ import (
 // entries returns the audit entries stored after the first skip.
 func (s *server) auditEntries(skip int) []*audit.Entry {
 	s.t.Helper()
+	if err := s.a.Audit.Flush(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
 	rows, err := s.a.DB.Read.QueryContext(context.Background(), "SELECT body FROM audit_entry ORDER BY pos")
 	if err != nil {
 		s.t.Fatal(err)

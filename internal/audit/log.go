@@ -50,6 +50,13 @@ type Config struct {
 	// once per commit, and nothing waits for it: entries are durable when
 	// stored.
 	SequenceInterval time.Duration
+	// SpoolDir, if set, is the folder of a local spool (see spool) through
+	// which Record makes entries durable with one write to a file instead
+	// of one database commit; an ingester moves them into the database
+	// within milliseconds. Use it where careloop's database is on the same
+	// machine (SQLite), and leave it empty where several careloop nodes
+	// share a database server.
+	SpoolDir string
 	// Logger receives errors of Run; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -69,6 +76,10 @@ type Log struct {
 	now       func() time.Time
 
 	reqs chan *recordReq
+
+	spool      *spool        // nil: Record commits to the database
+	spoolWake  chan struct{} // a Record wrote to the spool
+	ingesterWG sync.WaitGroup
 
 	mu        sync.RWMutex // guards closed against senders on reqs
 	closed    bool
@@ -141,6 +152,18 @@ func New(cfg Config) (*Log, error) {
 	} else {
 		l.verifier = verifier
 	}
+	if cfg.SpoolDir != "" {
+		sp, err := openSpool(context.Background(), cfg.DB, cfg.SpoolDir)
+		if err != nil {
+			return nil, err
+		}
+		l.spool, l.spoolWake = sp, make(chan struct{}, 1)
+		if sp.pending() {
+			l.spoolWake <- struct{}{} // entries of an earlier run wait
+		}
+		l.ingesterWG.Add(1)
+		go l.ingester()
+	}
 	l.flusherWG.Add(1)
 	go l.flusher()
 	return l, nil
@@ -177,6 +200,10 @@ func (l *Log) Close() error {
 	close(l.quit)
 	l.mu.Unlock()
 	l.flusherWG.Wait()
+	l.ingesterWG.Wait()
+	if l.spool != nil {
+		return l.spool.close()
+	}
 	return nil
 }
 
@@ -206,6 +233,9 @@ func (l *Log) Record(ctx context.Context, entries ...Entry) error {
 	es, err := l.prepare(entries)
 	if err != nil {
 		return err
+	}
+	if l.spool != nil {
+		return l.recordSpooled(es)
 	}
 	req := &recordReq{entries: es, done: make(chan error, 1)}
 	l.mu.RLock()
@@ -325,4 +355,72 @@ func (l *Log) Run(ctx context.Context) error {
 			l.log.Error("audit: sequence", "err", err)
 		}
 	}
+}
+
+// recordSpooled writes entries to the spool and wakes the ingester.
+func (l *Log) recordSpooled(es []Entry) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	bodies := make([][]byte, len(es))
+	for i := range es {
+		bodies[i] = es[i].Canonical()
+	}
+	if err := l.spool.append(bodies); err != nil {
+		return errs.Wrap(err, errs.Unavailable, "")
+	}
+	select {
+	case l.spoolWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// ingester moves spooled entries into the database as they come, and
+// what is left when the log closes. A failed ingest is logged and tried
+// again; the entries wait in the spool meanwhile.
+func (l *Log) ingester() {
+	defer l.ingesterWG.Done()
+	ctx := context.Background()
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-l.spoolWake:
+		case <-retry.C:
+			if !l.spool.pending() {
+				continue
+			}
+		case <-l.quit:
+			if err := l.spool.ingest(ctx); err != nil {
+				l.log.Error("audit: ingest the spool at close; the entries stay in the spool for the next start", "err", err)
+			}
+			return
+		}
+		// Entries are durable in the spool already: gather a few
+		// milliseconds of them into one commit, which costs the readers
+		// on the other cores far less than a commit per read.
+		select {
+		case <-time.After(spoolGather):
+		case <-l.quit:
+		}
+		if err := l.spool.ingest(ctx); err != nil {
+			l.log.Error("audit: ingest the spool", "err", err)
+		}
+	}
+}
+
+// spoolGather is how long the ingester lets spooled entries gather before
+// it moves them into the database.
+const spoolGather = 20 * time.Millisecond
+
+// Flush moves the entries waiting in the spool, if there is one, into the
+// database now, rather than within milliseconds.
+func (l *Log) Flush(ctx context.Context) error {
+	if l.spool == nil {
+		return nil
+	}
+	return l.spool.ingest(ctx)
 }

@@ -25,18 +25,24 @@ type queryer interface {
 // insertEntries stores entries for the sequencer. On PostgreSQL they are
 // also listed in audit_pending (see the migration for why).
 func insertEntries(ctx context.Context, tx execer, dialect db.Dialect, es []Entry) error {
-	anon := dialect == db.SQLite
 	rows := make([][]any, len(es))
 	for i := range es {
 		rows[i] = []any{es[i].ID, es[i].Canonical()}
 	}
+	return insertEntryRows(ctx, tx, dialect, rows)
+}
+
+// insertEntryRows stores rows of (id, canonical bytes) as insertEntries
+// does.
+func insertEntryRows(ctx context.Context, tx execer, dialect db.Dialect, rows [][]any) error {
+	anon := dialect == db.SQLite
 	if err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, anon, rows); err != nil {
 		return err
 	}
 	if dialect == db.SQLite {
 		return nil
 	}
-	for i := range es {
+	for i := range rows {
 		rows[i] = rows[i][:1]
 	}
 	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, anon, rows)

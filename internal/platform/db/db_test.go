@@ -28,7 +28,7 @@ func systemTable(name string) bool {
 // signed bytes (and audit_leaf and audit_patient in a column), but the tree's
 // nodes, state, checkpoints and append queue belong to no one organisation.
 var auditTreeTable = map[string]bool{"audit_entry": true, "audit_node": true, "audit_tree": true,
-	"audit_checkpoint": true, "audit_pending": true}
+	"audit_checkpoint": true, "audit_pending": true, "audit_spool": true}
 
 func tables(t *testing.T, d *db.DB) []string {
 	t.Helper()

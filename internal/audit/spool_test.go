@@ -1,0 +1,186 @@
+package audit
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/db/dbtest"
+)
+
+func spoolEntry(i int) Entry {
+	return Entry{OrgID: "org", Type: TypeRest, Subtype: []Coding{Interaction("read")}, Action: Read,
+		Agent: Agent{Subject: "account/a", Role: "clinician"}, Patients: []string{"Patient/p"},
+		Entities: []Entity{{What: "Observation/" + string(rune('a'+i%26))}}, RequestID: "r"}
+}
+
+func countEntries(t *testing.T, d *db.DB) int {
+	t.Helper()
+	var n int
+	if err := d.Read.QueryRow("SELECT count(*) FROM audit_entry").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestSpoolIngestsOnce records through the spool, and checks that every
+// entry reaches the database exactly once: while running, after a crash
+// that left entries in the spool, after a record torn in half by a crash,
+// and after an ingest whose progress was committed just before a crash.
+func TestSpoolIngestsOnce(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		l, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			if err := l.Record(ctx, spoolEntry(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := countEntries(t, d); n != 50 {
+			t.Fatalf("after a clean close: %d entries, want 50", n)
+		}
+
+		// A crash: entries written to the spool, the process gone before
+		// the ingester ran. Then half a record, cut by the crash.
+		sp, err := openSpool(ctx, d, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bodies [][]byte
+		for i := range 7 {
+			e := spoolEntry(i)
+			if err := e.normalize(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, e.Canonical())
+		}
+		if err := sp.append(bodies); err != nil {
+			t.Fatal(err)
+		}
+		sp.f.Close()
+		f, err := os.OpenFile(filepath.Join(dir, spoolName), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte{0, 0, 1, 0, 9, 9}); err != nil { // a torn record
+			t.Fatal(err)
+		}
+		f.Close()
+
+		l, err = New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(ctx, spoolEntry(99)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := countEntries(t, d); n != 58 {
+			t.Fatalf("after the crash: %d entries, want 58 (50 + 7 spooled + 1)", n)
+		}
+
+		// Everything ingested: a new start ingests nothing again, and the
+		// log, sequenced, verifies.
+		sp, err = openSpool(ctx, d, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp.pending() {
+			t.Error("a fully ingested spool has entries pending after a restart")
+		}
+		sp.f.Close()
+		l, err = New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for {
+			n, err := l.Sequence(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if n := countEntries(t, d); n != 58 {
+			t.Fatalf("after a restart: %d entries, want 58", n)
+		}
+	})
+}
+
+// TestSpoolFailsClosed checks that Record reports an error when the spool
+// cannot be written, so that the read it audits fails.
+func TestSpoolFailsClosed(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	l, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.spool.f.Close() // the disk went away
+	if err := l.Record(context.Background(), spoolEntry(1)); err == nil {
+		t.Fatal("Record succeeded with the spool unwritable")
+	}
+}
+
+// TestSpoolRotates checks that a fully ingested, large spool starts a new
+// generation and that entries before and after are all stored once.
+func TestSpoolRotates(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	sp, err := openSpool(ctx, d, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.f.Close()
+	e := spoolEntry(1)
+	if err := e.normalize(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	body := e.Canonical()
+	total := 0
+	for sp.size < spoolRotateAt {
+		batch := make([][]byte, 1000)
+		for i := range batch {
+			c := e
+			c.ID = ""
+			if err := c.normalize(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			batch[i] = c.Canonical()
+		}
+		if err := sp.append(batch); err != nil {
+			t.Fatal(err)
+		}
+		total += len(batch)
+	}
+	gen := sp.gen
+	if err := sp.ingest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp.gen == gen || sp.size != sp.head {
+		t.Fatalf("no new generation after ingesting %d bytes", spoolRotateAt)
+	}
+	if err := sp.append([][]byte{body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.ingest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countEntries(t, d); n != total+1 {
+		t.Fatalf("%d entries, want %d", n, total+1)
+	}
+}
