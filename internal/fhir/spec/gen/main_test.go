@@ -64,8 +64,8 @@ func TestGeneratedUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*_gen.go"))
-	if len(files) != 4 {
-		t.Fatalf("generated %d files, want 4", len(files))
+	if len(files) != 5 {
+		t.Fatalf("generated %d files, want 5", len(files))
 	}
 	for _, f := range files {
 		got, _ := os.ReadFile(f)
