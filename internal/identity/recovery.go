@@ -178,10 +178,17 @@ func formatRecoveryCode(code string) string {
 // or l for 1 and o for 0. It reports false for anything that cannot be a
 // code: other characters, or not exactly recoveryCodeChars of them.
 func parseRecoveryCode(s string) (string, bool) {
-	if len(s) > 4*recoveryCodeChars {
+	return parseCrockford(s, recoveryCodeChars)
+}
+
+// parseCrockford returns the canonical form of a code of n characters of
+// the Crockford alphabet as a person may type it (see parseRecoveryCode),
+// or false.
+func parseCrockford(s string, n int) (string, bool) {
+	if len(s) > 4*n {
 		return "", false
 	}
-	b := make([]byte, 0, recoveryCodeChars)
+	b := make([]byte, 0, n)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'A' && c <= 'Z' {
@@ -195,12 +202,12 @@ func parseRecoveryCode(s string) (string, bool) {
 		case 'o':
 			c = '0'
 		}
-		if strings.IndexByte(crockfordAlphabet, c) < 0 || len(b) == recoveryCodeChars {
+		if strings.IndexByte(crockfordAlphabet, c) < 0 || len(b) == n {
 			return "", false
 		}
 		b = append(b, c)
 	}
-	if len(b) != recoveryCodeChars {
+	if len(b) != n {
 		return "", false
 	}
 	return string(b), true

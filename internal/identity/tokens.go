@@ -332,30 +332,5 @@ func FormatActivationCode(code string) string {
 // ParseActivationCode returns the canonical form of an activation code as
 // a person may type it, or false for anything that cannot be one.
 func ParseActivationCode(s string) (string, bool) {
-	if len(s) > 4*activationCodeChars {
-		return "", false
-	}
-	b := make([]byte, 0, activationCodeChars)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		switch c {
-		case ' ', '\t', '-':
-			continue
-		case 'i', 'l':
-			c = '1'
-		case 'o':
-			c = '0'
-		}
-		if strings.IndexByte(crockfordAlphabet, c) < 0 || len(b) == activationCodeChars {
-			return "", false
-		}
-		b = append(b, c)
-	}
-	if len(b) != activationCodeChars {
-		return "", false
-	}
-	return string(b), true
+	return parseCrockford(s, activationCodeChars)
 }
