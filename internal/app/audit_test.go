@@ -82,6 +82,16 @@ func TestAuditTrail(t *testing.T) {
 						{"resource":`+obs("", "alice")+`,"request":{"method":"POST","url":"Observation"}},
 						{"resource":`+obs("", "bob")+`,"request":{"method":"POST","url":"Observation"}}]}`))
 				}, 200, want{"transaction", "E", audit.Success, "api-key/", "api-key", []string{"Patient/alice", "Patient/bob"}}},
+				{"an update", func() response { return s.do("PUT", "/fhir/Observation/obs-bob", []byte(obs("obs-bob", "bob"))) }, 200,
+					want{"update", "U", audit.Success, "api-key/", "api-key", []string{"Patient/bob"}}},
+				{"a patch", func() response {
+					return s.do("PATCH", "/fhir/Observation/obs-bob", []byte(`[{"op":"replace","path":"/status","value":"amended"}]`),
+						"Content-Type", "application/json-patch+json")
+				}, 200, want{"patch", "U", audit.Success, "api-key/", "api-key", []string{"Patient/bob"}}},
+				{"a vread", func() response { return s.do("GET", "/fhir/Observation/obs-bob/_history/1", nil) }, 200,
+					want{"vread", "R", audit.Success, "api-key/", "api-key", []string{"Patient/bob"}}},
+				{"a clinician's $everything", func() response { return s.as(doc, "GET", "/fhir/Patient/alice/$everything", nil) }, 200,
+					want{"operation", "E", audit.Success, "account/" + doc.id, "clinician", []string{"Patient/alice"}}},
 				{"a delete", func() response { return s.do("DELETE", "/fhir/Observation/obs-carol", nil) }, 204,
 					want{"delete", "D", audit.Success, "api-key/", "api-key", []string{"Patient/carol"}}},
 			} {
