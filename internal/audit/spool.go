@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/careloop/careloop/internal/platform/db"
 )
 
@@ -230,11 +232,13 @@ func (s *spool) ingest(ctx context.Context) error {
 			if !ok {
 				break
 			}
-			e, err := ParseEntry(body)
-			if err != nil {
-				return fmt.Errorf("audit: a spooled entry at offset %d does not parse: %w", from+int64(off), err)
+			// The body is an entry's canonical bytes, written by Record: its
+			// id is all that needs reading, not the whole entry.
+			id := gjson.GetBytes(body, "id")
+			if id.Type != gjson.String || id.Str == "" {
+				return fmt.Errorf("audit: the spooled entry at offset %d has no id", from+int64(off))
 			}
-			rows = append(rows, []any{e.ID, body})
+			rows = append(rows, []any{id.Str, body})
 			off += next
 		}
 		if off == 0 {
