@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/careloop/careloop/internal/fhir"
@@ -69,6 +70,7 @@ type Users struct {
 	// bearer tokens are not sent by browsers on their own, cookies are.
 	CrossOrigin *http.CrossOriginProtection
 
+	once     sync.Once
 	accounts *ttlcache.Cache[string, *identity.Account] // by org and account
 	reach    *ttlcache.Cache[string, *reach]            // by org and account
 	consents *ttlcache.Cache[string, *consentsOfOrg]    // by org
@@ -98,12 +100,13 @@ type caller struct {
 	now      time.Time
 }
 
+// init makes the caches on first use; Users is built as a struct literal.
 func (u *Users) init() {
-	if u.reach == nil {
+	u.once.Do(func() {
 		u.accounts = ttlcache.New[string, *identity.Account](10000)
 		u.reach = ttlcache.New[string, *reach](10000)
 		u.consents = ttlcache.New[string, *consentsOfOrg](1000)
-	}
+	})
 }
 
 // Authenticate returns the principal of the request's session cookie: an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/careloop/careloop/internal/identity"
@@ -347,5 +348,36 @@ func TestPolicySessions(t *testing.T) {
 				t.Errorf("the cookie after sign-out: %d, want 401", r.status)
 			}
 		})
+	}
+}
+
+// TestPolicyConcurrentFirstUse sends the first signed-in requests of a
+// server at the same time: under -race, the policy's lazily made caches
+// must not race, and every answer must be right.
+func TestPolicyConcurrentFirstUse(t *testing.T) {
+	s := newServer(t, dbtest.Engines()[0])
+	s.put(s.tokenA, clinicA)
+	ps := people()
+	alice, doc := find(ps, "alice@example.org"), find(ps, "doc@example.org")
+	s.signIn(alice, false)
+	s.signIn(doc, true)
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := alice
+			if i%2 == 1 {
+				who = doc
+			}
+			statuses[i] = s.as(who, "GET", "/fhir/Observation/obs-alice", nil).status
+		}()
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusOK {
+			t.Errorf("request %d: %d, want 200", i, st)
+		}
 	}
 }
