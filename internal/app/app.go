@@ -178,10 +178,10 @@ func (a *App) routes() (http.Handler, error) {
 	}
 	signIn.Register(mux)
 	a.auditSecurity(signIn)
-	if err := a.registerPages(mux, signIn, &opts); err != nil {
+	accessAPI := a.accessAPI(signIn.Cookies, opts.TrustedOrigins)
+	if err := a.registerPages(mux, signIn, accessAPI, &opts); err != nil {
 		return nil, err
 	}
-	accessAPI := a.accessAPI(signIn.Cookies, opts.TrustedOrigins)
 	accessAPI.Register(mux)
 	(&audit.API{Log: a.Audit, Viewers: auditViewers{accessAPI.Users}, BaseURL: a.Config.BaseURL.String() + "/audit"}).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())

@@ -21,6 +21,9 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/careloop/careloop/internal/access"
+	"github.com/careloop/careloop/internal/audit"
+	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
@@ -66,6 +69,36 @@ type Config struct {
 	Lifecycle *signin.Lifecycle
 	Cookies   session.Cookies
 	Log       *slog.Logger
+	// Access applies the rules of proxy access and break-glass, and finds
+	// the person behind a request as the FHIR API does. When nil the
+	// access pages (/account/access, /account/record-access,
+	// /staff/emergency-access) are not served.
+	Access AccessRules
+	// AuditLog is searched for "who looked at my record", and records
+	// each such read; needed with Access.
+	AuditLog AuditLog
+}
+
+// AccessRules are the rules of proxy access and break-glass for a
+// signed-in person; *access.Service implements them.
+type AccessRules interface {
+	Authenticate(r *http.Request) (*fhir.Principal, error)
+	OwnPatient(p *fhir.Principal) string
+	GrantProxy(ctx context.Context, p *fhir.Principal, in access.ProxyGrant) (*access.Proxy, error)
+	ListProxies(ctx context.Context, p *fhir.Principal, patient string) ([]access.Proxy, error)
+	RevokeProxy(ctx context.Context, p *fhir.Principal, id string) error
+	BreakGlass(ctx context.Context, p *fhir.Principal, patient, reason, address string) (*access.BreakGlass, error)
+	OpenBreakGlass(ctx context.Context, p *fhir.Principal) ([]access.BreakGlass, error)
+	BreakGlassLog(ctx context.Context, p *fhir.Principal, unreviewed bool) ([]access.BreakGlass, error)
+	ReviewBreakGlass(ctx context.Context, p *fhir.Principal, id, note string) error
+	PatientNames(ctx context.Context, orgID string, ids []string) (map[string]string, error)
+}
+
+// AuditLog finds the entries about a patient and records reads of the
+// log; *audit.Log is one.
+type AuditLog interface {
+	Search(ctx context.Context, q audit.Query) ([]audit.Found, error)
+	Record(ctx context.Context, entries ...audit.Entry) error
 }
 
 // Pages serves the sign-in and account pages. It is safe for concurrent
@@ -111,6 +144,17 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/sessions", p.withSession(p.sessions))
 	mux.HandleFunc("POST /account/sessions/{id}/end", p.withSession(p.endSession))
 	mux.HandleFunc("POST /account/sessions/end-others", p.withSession(p.endOthers))
+
+	if p.Access != nil && p.AuditLog != nil {
+		mux.HandleFunc("GET /account/access", p.withPerson(p.proxyAccess))
+		mux.HandleFunc("POST /account/access", p.withPerson(p.grantProxy))
+		mux.HandleFunc("POST /account/access/{id}/revoke", p.withPerson(p.revokeProxy))
+		mux.HandleFunc("GET /account/record-access", p.withPerson(p.recordAccess))
+		mux.HandleFunc("GET /staff/emergency-access", p.withRole(breakGlassers, p.emergencyAccess))
+		mux.HandleFunc("POST /staff/emergency-access", p.withRole(breakGlassers, p.breakGlass))
+		mux.HandleFunc("GET /staff/emergency-access/review", p.withRole(reviewers, p.emergencyReview))
+		mux.HandleFunc("POST /staff/emergency-access/review/{id}", p.withRole(reviewers, p.reviewEmergency))
+	}
 
 	if p.Lifecycle == nil {
 		return
