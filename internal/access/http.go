@@ -3,7 +3,6 @@ package access
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -112,7 +111,7 @@ func (a *API) breakGlass(w http.ResponseWriter, r *http.Request, s *Service, p *
 	if err := httpx.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	b, err := s.BreakGlass(r.Context(), p, in.Patient, in.Reason, clientAddress(r))
+	b, err := s.BreakGlass(r.Context(), p, in.Patient, in.Reason, httpx.RemoteHost(r))
 	if err != nil {
 		return err
 	}
@@ -149,13 +148,4 @@ func (a *API) reviewBreakGlass(w http.ResponseWriter, r *http.Request, s *Servic
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// clientAddress is the network address of the request's peer.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

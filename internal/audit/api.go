@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,7 +80,7 @@ func (a *API) officer(what string, action Action, h answer) http.HandlerFunc {
 func (a *API) respond(w http.ResponseWriter, r *http.Request, v *Viewer, what string, action Action, patients []string, body any, err error) {
 	e := Entry{
 		OrgID: v.OrgID, Type: TypeAuditLogUsed, Subtype: []Coding{Subtype(what)}, Action: action,
-		Agent:    Agent{Subject: v.Subject, Role: v.Role, Address: remoteHost(r)},
+		Agent:    Agent{Subject: v.Subject, Role: v.Role, Address: httpx.RemoteHost(r)},
 		Patients: patients, RequestID: httpx.RequestID(r.Context()),
 	}
 	if r.URL.RawQuery != "" {
@@ -107,13 +106,6 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, v *Viewer, what st
 	if err := httpx.WriteJSON(w, http.StatusOK, body); err != nil {
 		httpx.WriteError(w, r, err)
 	}
-}
-
-func remoteHost(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
-	}
-	return r.RemoteAddr
 }
 
 func (a *API) search(r *http.Request, v *Viewer) (any, []string, error) {

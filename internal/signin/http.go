@@ -3,7 +3,6 @@ package signin
 import (
 	"context"
 	"database/sql"
-	"net"
 	"net/http"
 	"time"
 
@@ -59,15 +58,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerLifecycle(mux)
 }
 
-// clientAddress is the network address of the request's peer.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 type signInRequest struct {
 	Org      string `json:"org"`
 	Email    string `json:"email"`
@@ -102,7 +92,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.Service.Password(r.Context(), Attempt{OrgID: org.ID, Email: in.Email, Password: in.Password,
-		Address: clientAddress(r), UserAgent: r.UserAgent()})
+		Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -129,7 +119,7 @@ func (a *API) factor(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	out, err := a.Service.SecondFactor(r.Context(), a.Cookies.Secret(r), in.Code, clientAddress(r))
+	out, err := a.Service.SecondFactor(r.Context(), a.Cookies.Secret(r), in.Code, httpx.RemoteHost(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -140,7 +130,7 @@ func (a *API) factor(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
 	if secret := a.Cookies.Secret(r); secret != "" {
-		if err := a.Service.SignOut(r.Context(), secret, clientAddress(r)); err != nil {
+		if err := a.Service.SignOut(r.Context(), secret, httpx.RemoteHost(r)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}

@@ -195,7 +195,7 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.Lifecycle.AcceptInvitation(r.Context(), org, Acceptance{Token: in.Token, Name: in.Name, Password: in.Password,
-		Address: clientAddress(r), UserAgent: r.UserAgent()})
+		Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -250,7 +250,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.Lifecycle.Activate(r.Context(), org, Activation{Code: in.Code, BirthDate: in.BirthDate, Email: in.Email,
-		Password: in.Password, Name: in.Name, Address: clientAddress(r), UserAgent: r.UserAgent()})
+		Password: in.Password, Name: in.Name, Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -267,7 +267,7 @@ func (a *API) activateLink(w http.ResponseWriter, r *http.Request, se *session.S
 	if !decode(w, r, &in) {
 		return
 	}
-	if err := a.Lifecycle.Link(r.Context(), se, in.Code, in.BirthDate, clientAddress(r)); err != nil {
+	if err := a.Lifecycle.Link(r.Context(), se, in.Code, in.BirthDate, httpx.RemoteHost(r)); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -302,7 +302,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = a.Lifecycle.Register(r.Context(), org, Registration{Email: in.Email, Password: in.Password, Name: in.Name,
-		BirthDate: in.BirthDate, Address: clientAddress(r)})
+		BirthDate: in.BirthDate, Address: httpx.RemoteHost(r)})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -373,7 +373,7 @@ func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	if err := a.Lifecycle.VerifyEmail(r.Context(), org, in.Token, clientAddress(r)); err != nil {
+	if err := a.Lifecycle.VerifyEmail(r.Context(), org, in.Token, httpx.RemoteHost(r)); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -441,7 +441,7 @@ func (a *API) recovery(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	if err := a.Lifecycle.RequestRecovery(r.Context(), org, in.Email, clientAddress(r)); err != nil {
+	if err := a.Lifecycle.RequestRecovery(r.Context(), org, in.Email, httpx.RemoteHost(r)); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -463,7 +463,7 @@ func (a *API) completeRecovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.Lifecycle.CompleteRecovery(r.Context(), org, Reset{Token: in.Token, Password: in.Password,
-		Address: clientAddress(r), UserAgent: r.UserAgent()})
+		Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -160,7 +160,7 @@ func (a *API) passkeySignInFinish(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	out, err := a.Service.Passkey(r.Context(), done, r.UserAgent(), clientAddress(r))
+	out, err := a.Service.Passkey(r.Context(), done, r.UserAgent(), httpx.RemoteHost(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

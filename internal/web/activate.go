@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
 )
@@ -59,7 +60,7 @@ func (p *Pages) activate(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.Activate(r.Context(), org, signin.Activation{Code: f.Code, BirthDate: f.BirthDate, Email: f.Email,
-			Password: pass, Name: f.Name, Address: clientAddress(r), UserAgent: r.UserAgent()})
+			Password: pass, Name: f.Name, Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 		if err == nil {
 			if err := p.signInAs(w, r, out.Secret); err != nil {
 				p.fail(w, r, err)

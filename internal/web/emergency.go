@@ -8,6 +8,7 @@ import (
 
 	"github.com/careloop/careloop/internal/access"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -73,7 +74,7 @@ func (p *Pages) breakGlass(w http.ResponseWriter, r *http.Request, u *who) {
 	if !ok {
 		return
 	}
-	b, err := p.Access.BreakGlass(r.Context(), pr, f.Patient, f.Reason, clientAddress(r))
+	b, err := p.Access.BreakGlass(r.Context(), pr, f.Patient, f.Reason, httpx.RemoteHost(r))
 	if err != nil {
 		if !expected(err) {
 			p.fail(w, r, err)

@@ -74,7 +74,7 @@ func (p *Pages) factor(w http.ResponseWriter, r *http.Request) {
 		p.showFactor(w, r, http.StatusBadRequest, se, e)
 		return
 	}
-	out, err := p.SignIn.SecondFactor(r.Context(), p.Cookies.Secret(r), code, clientAddress(r))
+	out, err := p.SignIn.SecondFactor(r.Context(), p.Cookies.Secret(r), code, httpx.RemoteHost(r))
 	if err != nil {
 		if errs.HTTPStatus(errs.CodeOf(err)) >= 500 {
 			p.fail(w, r, err)

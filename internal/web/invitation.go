@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
 )
@@ -42,7 +43,7 @@ func (p *Pages) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.AcceptInvitation(r.Context(), org, signin.Acceptance{Token: f.Token, Name: f.Name,
-			Password: r.PostFormValue("password"), Address: clientAddress(r), UserAgent: r.UserAgent()})
+			Password: r.PostFormValue("password"), Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 		if err == nil {
 			if err := p.signInAs(w, r, out.Secret); err != nil {
 				p.fail(w, r, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/tenant"
 )
@@ -83,7 +84,7 @@ func (p *Pages) public(w http.ResponseWriter, r *http.Request, title string, bod
 // person.
 func (p *Pages) signInAs(w http.ResponseWriter, r *http.Request, secret string) error {
 	if old := p.Cookies.Secret(r); old != "" {
-		if err := p.SignIn.SignOut(r.Context(), old, clientAddress(r)); err != nil {
+		if err := p.SignIn.SignOut(r.Context(), old, httpx.RemoteHost(r)); err != nil {
 			return err
 		}
 	}

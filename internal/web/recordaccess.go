@@ -118,7 +118,7 @@ func (p *Pages) recordAccess(w http.ResponseWriter, r *http.Request, u *who) {
 
 	// Fail closed: the read is in the log before anything is shown.
 	entry := audit.Entry{OrgID: pr.OrgID, Type: audit.TypeAuditLogUsed, Subtype: []audit.Coding{audit.Subtype("my-record")},
-		Action: audit.Read, Outcome: audit.Success, Agent: audit.Agent{Subject: pr.Subject, Role: pr.Role, Address: clientAddress(r)},
+		Action: audit.Read, Outcome: audit.Success, Agent: audit.Agent{Subject: pr.Subject, Role: pr.Role, Address: httpx.RemoteHost(r)},
 		Patients: records, RequestID: httpx.RequestID(ctx)}
 	if err := p.AuditLog.Record(ctx, entry); err != nil {
 		p.fail(w, r, errs.Wrap(err, errs.Unavailable, "The access log cannot record this look just now; try again."))

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
 	"github.com/careloop/careloop/internal/tenant"
@@ -70,7 +71,7 @@ func (p *Pages) requestRecovery(w http.ResponseWriter, r *http.Request) {
 	var org *tenant.Organization
 	org, err = p.orgBySlug(r.Context(), f.Org, nil)
 	if err == nil {
-		err = p.Lifecycle.RequestRecovery(r.Context(), org, f.Email, clientAddress(r))
+		err = p.Lifecycle.RequestRecovery(r.Context(), org, f.Email, httpx.RemoteHost(r))
 	}
 	if err != nil {
 		if !expected(err) {
@@ -97,7 +98,7 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.CompleteRecovery(r.Context(), org, signin.Reset{Token: f.Token, Password: r.PostFormValue("password"),
-			Address: clientAddress(r), UserAgent: r.UserAgent()})
+			Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 		if err == nil {
 			if err := p.signInAs(w, r, out.Secret); err != nil {
 				p.fail(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
 )
@@ -53,7 +54,7 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 	org, err := p.orgBySlug(r.Context(), f.Org, errs.Invalidf("org", "There is no organisation %q on this careloop. Check the name in the link or letter you were given.", f.Org))
 	if err == nil {
 		err = p.Lifecycle.Register(r.Context(), org, signin.Registration{Email: f.Email, Password: pass, Name: f.Name,
-			BirthDate: f.BirthDate, Address: clientAddress(r)})
+			BirthDate: f.BirthDate, Address: httpx.RemoteHost(r)})
 	}
 	if err != nil {
 		if !expected(err) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
 )
@@ -109,5 +110,5 @@ func (p *Pages) password(r *http.Request, slug, email, password string) (*signin
 		return nil, err
 	}
 	return p.SignIn.Password(r.Context(), signin.Attempt{OrgID: org.ID, Email: email, Password: password,
-		Address: clientAddress(r), UserAgent: r.UserAgent()})
+		Address: httpx.RemoteHost(r), UserAgent: r.UserAgent()})
 }

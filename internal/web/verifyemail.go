@@ -5,6 +5,8 @@ import (
 	"net/url"
 
 	pweb "github.com/careloop/careloop/internal/platform/web"
+
+	"github.com/careloop/careloop/internal/platform/httpx"
 )
 
 // verifyPage is the data of /verify-email: a button that confirms the
@@ -40,7 +42,7 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	f := verifyPage{Org: r.PostFormValue("org"), Token: r.PostFormValue("token"), SignedIn: p.signedIn(r)}
 	org, err := p.orgBySlug(r.Context(), f.Org, invalidLink())
 	if err == nil {
-		err = p.Lifecycle.VerifyEmail(r.Context(), org, f.Token, clientAddress(r))
+		err = p.Lifecycle.VerifyEmail(r.Context(), org, f.Token, httpx.RemoteHost(r))
 	}
 	if err != nil {
 		if !expected(err) {

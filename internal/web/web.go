@@ -18,7 +18,6 @@ import (
 	"context"
 	"embed"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/careloop/careloop/internal/access"
@@ -195,15 +194,6 @@ func (p *Pages) script(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pweb.ServeAsset(w, "text/javascript; charset=utf-8", b)
-}
-
-// clientAddress is the network address of the request's peer.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // seeOther redirects after a form post, so that reloading the next page

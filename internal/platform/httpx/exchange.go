@@ -76,9 +76,15 @@ func ClientAddress(ctx context.Context) string {
 	if !ok || ex.req == nil {
 		return ""
 	}
-	host, _, err := net.SplitHostPort(ex.req.RemoteAddr)
+	return RemoteHost(ex.req)
+}
+
+// RemoteHost returns the host of r's peer address (RemoteAddr without its
+// port), or RemoteAddr as it is when it has no port.
+func RemoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return ex.req.RemoteAddr
+		return r.RemoteAddr
 	}
 	return host
 }
