@@ -81,20 +81,10 @@ func interactionOfRequest(r *http.Request) Interaction {
 	case strings.HasSuffix(path, "/_search"):
 		return InteractionSearch
 	}
-	switch r.Method {
-	case http.MethodPost:
-		return InteractionCreate
-	case http.MethodPut:
-		return InteractionUpdate
-	case http.MethodPatch:
+	if r.Method == http.MethodPatch {
 		return InteractionPatch
-	case http.MethodDelete:
-		return InteractionDelete
 	}
-	if r.PathValue("id") != "" {
-		return InteractionRead
-	}
-	return InteractionSearch
+	return interactionOf(r.Method, r.PathValue("id"))
 }
 
 // refOfRequest returns the Type/id a request names, if it names one.
