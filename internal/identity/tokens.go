@@ -194,12 +194,30 @@ func (t *Tokens) IssueTx(ctx context.Context, tx *sql.Tx, tok *Token) (string, e
 	return secret, nil
 }
 
+// The one answer to a token that opens nothing, whatever the reason
+// (unknown, expired, spent, replaced), so that the answer tells nothing.
+const (
+	InvalidLinkMessage     = "This link is not valid: it has expired, has been used already, or was replaced by a newer one."
+	WrongActivationMessage = "The activation code or the date of birth is not right, or the code has expired."
+)
+
+// InvalidLink returns the answer to an emailed link that opens nothing: an
+// errs.Unauthorized with cause ErrTokenInvalid.
+func InvalidLink() error {
+	return errs.Wrap(ErrTokenInvalid, errs.Unauthorized, InvalidLinkMessage)
+}
+
+// WrongActivation returns the answer to a wrong activation code or date of
+// birth: an errs.Unauthorized with cause ErrTokenInvalid.
+func WrongActivation() error {
+	return errs.Wrap(ErrTokenInvalid, errs.Unauthorized, WrongActivationMessage)
+}
+
 func invalidToken(p Purpose) error {
-	msg := "This link is not valid: it has expired, has been used already, or was replaced by a newer one."
 	if p == PurposeActivation {
-		msg = "The activation code or the date of birth is not right, or the code has expired."
+		return WrongActivation()
 	}
-	return errs.Wrap(ErrTokenInvalid, errs.Unauthorized, msg)
+	return InvalidLink()
 }
 
 const tokenColumns = "org_id, id, purpose, account_id, email, role, display_name, subject, created_by, created_at, expires_at, failures"

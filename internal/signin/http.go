@@ -86,7 +86,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Same answer as a wrong password: no probing for organisations.
 		if errs.CodeOf(err) == errs.NotFound {
-			err = wrongCredentials()
+			err = WrongCredentials()
 		}
 		httpx.WriteError(w, r, err)
 		return

@@ -332,11 +332,6 @@ func (l *Lifecycle) CreateActivationCode(ctx context.Context, orgID, patient, by
 	return &ActivationCode{Code: code, Patient: tok.Subject, ExpiresAt: tok.ExpiresAt}, nil
 }
 
-// wrongActivation is the one answer to a wrong code or date of birth.
-func wrongActivation() error {
-	return errs.Wrap(identity.ErrTokenInvalid, errs.Unauthorized, "The activation code or the date of birth is not right, or the code has expired.")
-}
-
 // checkActivation finds the activation code and checks the date of birth
 // against the record. A wrong code or date gets one answer, counts against
 // the address, and a wrong date against the code, which
@@ -345,7 +340,7 @@ func (l *Lifecycle) checkActivation(ctx context.Context, orgID, code, birthDate,
 	tok, err := l.findToken(ctx, orgID, identity.PurposeActivation, code, address)
 	if err != nil {
 		if errors.Is(err, identity.ErrTokenInvalid) {
-			return nil, wrongActivation()
+			return nil, identity.WrongActivation()
 		}
 		return nil, err
 	}
@@ -364,7 +359,7 @@ func (l *Lifecycle) checkActivation(ctx context.Context, orgID, code, birthDate,
 		if err := l.failAddress(ctx, orgID, address); err != nil {
 			return nil, err
 		}
-		return nil, wrongActivation()
+		return nil, identity.WrongActivation()
 	}
 	return tok, nil
 }

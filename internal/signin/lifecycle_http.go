@@ -96,10 +96,6 @@ func (a *API) orgBySlug(ctx context.Context, slug string, unknown error) (*tenan
 	return o, err
 }
 
-func invalidLink() error {
-	return errs.Wrap(identity.ErrTokenInvalid, errs.Unauthorized, "This link is not valid: it has expired, has been used already, or was replaced by a newer one.")
-}
-
 // decode reads the JSON body into v, answering the error itself.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := httpx.DecodeJSON(w, r, v); err != nil {
@@ -189,7 +185,7 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	org, err := a.orgBySlug(r.Context(), in.Org, invalidLink())
+	org, err := a.orgBySlug(r.Context(), in.Org, identity.InvalidLink())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -244,7 +240,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	org, err := a.orgBySlug(r.Context(), in.Org, wrongActivation())
+	org, err := a.orgBySlug(r.Context(), in.Org, identity.WrongActivation())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -368,7 +364,7 @@ func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	org, err := a.orgBySlug(r.Context(), in.Org, invalidLink())
+	org, err := a.orgBySlug(r.Context(), in.Org, identity.InvalidLink())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -457,7 +453,7 @@ func (a *API) completeRecovery(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	org, err := a.orgBySlug(r.Context(), in.Org, invalidLink())
+	org, err := a.orgBySlug(r.Context(), in.Org, identity.InvalidLink())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -81,9 +81,9 @@ type Outcome struct {
 	MustEnroll bool
 }
 
-// wrongCredentials is the one answer to a wrong email or password, whether
+// WrongCredentials is the one answer to a wrong email or password, whether
 // or not the account exists.
-func wrongCredentials() error {
+func WrongCredentials() error {
 	return errs.E(errs.Unauthorized, "The email or password is not right.")
 }
 
@@ -150,7 +150,7 @@ func (s *Service) Password(ctx context.Context, at Attempt) (*Outcome, error) {
 		}
 		failed.Reason = "wrong email or password"
 		s.auditFailure(ctx, failed)
-		return nil, wrongCredentials()
+		return nil, WrongCredentials()
 	}
 	has, err := s.hasSecondFactor(ctx, acct)
 	if err != nil {
@@ -268,4 +268,40 @@ func (s *Service) dummyHash() string {
 		s.dummy = h
 	})
 	return s.dummy
+}
+
+// StepUp verifies a code from the authenticator app in the open session of
+// secret and gives the session a new secret with a second factor verified
+// now: the step-up before sensitive changes. A wrong code counts against
+// the account as a failed sign-in does, and a blocked account gets an
+// errs.RateLimited.
+func (s *Service) StepUp(ctx context.Context, secret, code string) (fresh string, err error) {
+	se, err := s.Sessions.Find(ctx, secret)
+	if err != nil {
+		return "", err
+	}
+	acctLimit, _ := s.limits()
+	key := accountKey(se.AccountID)
+	if err := s.Throttle.Check(ctx, se.OrgID, key); err != nil {
+		return "", err
+	}
+	if code = strings.TrimSpace(code); code == "" {
+		return "", errs.Invalidf("code", "Enter the 6-digit code from your authenticator app.")
+	}
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		return s.Factors.VerifyTOTPTx(ctx, tx, se.OrgID, se.AccountID, code)
+	})
+	if err != nil {
+		if errs.CodeOf(err) == errs.Unauthorized {
+			if _, _, ferr := s.Throttle.Fail(ctx, se.OrgID, key, acctLimit); ferr != nil {
+				return "", ferr
+			}
+		}
+		return "", err
+	}
+	if err := s.Throttle.Reset(ctx, se.OrgID, key); err != nil {
+		return "", err
+	}
+	_, fresh, err = s.Sessions.Renew(ctx, secret, true)
+	return fresh, err
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
@@ -56,7 +57,7 @@ func (p *Pages) activate(w http.ResponseWriter, r *http.Request) {
 		p.showActivate(w, r, http.StatusBadRequest, f, e)
 		return
 	}
-	org, err := p.orgBySlug(r.Context(), f.Org, errs.E(errs.Unauthorized, wrongActivationMessage))
+	org, err := p.orgBySlug(r.Context(), f.Org, identity.WrongActivation())
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.Activate(r.Context(), org, signin.Activation{Code: f.Code, BirthDate: f.BirthDate, Email: f.Email,

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
@@ -39,7 +40,7 @@ func (p *Pages) showInvitation(w http.ResponseWriter, r *http.Request, status in
 // Staff then enroll a second factor before anything else.
 func (p *Pages) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	f := invitationPage{Org: r.PostFormValue("org"), Token: r.PostFormValue("token"), Name: strings.TrimSpace(r.PostFormValue("name"))}
-	org, err := p.orgBySlug(r.Context(), f.Org, invalidLink())
+	org, err := p.orgBySlug(r.Context(), f.Org, identity.InvalidLink())
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.AcceptInvitation(r.Context(), org, signin.Acceptance{Token: f.Token, Name: f.Name,
@@ -64,7 +65,7 @@ func (p *Pages) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if badLink(err) {
-		f.Invalid = invalidLinkMessage
+		f.Invalid = identity.InvalidLinkMessage
 	}
 	p.showInvitation(w, r, statusOf(err), f, pweb.FromError(err, ""))
 }

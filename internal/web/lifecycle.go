@@ -16,18 +16,6 @@ import (
 // registration, email verification, recovery) are public forms on
 // signin.Lifecycle; this file holds what they share.
 
-// The services' own words for a link or code that opens nothing, repeated
-// for an unknown organisation, as /auth answers: a typo in the
-// organisation of a link is just a link that does not work.
-const (
-	invalidLinkMessage     = "This link is not valid: it has expired, has been used already, or was replaced by a newer one."
-	wrongActivationMessage = "The activation code or the date of birth is not right, or the code has expired."
-)
-
-func invalidLink() error {
-	return errs.Wrap(identity.ErrTokenInvalid, errs.Unauthorized, invalidLinkMessage)
-}
-
 // orgField is the organisation field of a public form. With one
 // organisation on the instance it is hidden and prefilled (OrgName set).
 type orgField struct {

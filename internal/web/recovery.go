@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
@@ -94,7 +95,7 @@ func (p *Pages) recoverySent(w http.ResponseWriter, r *http.Request) {
 // the account has one: the person continues on the factor page.
 func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 	f := resetPage{Org: r.PostFormValue("org"), Token: r.PostFormValue("token")}
-	org, err := p.orgBySlug(r.Context(), f.Org, invalidLink())
+	org, err := p.orgBySlug(r.Context(), f.Org, identity.InvalidLink())
 	if err == nil {
 		var out *signin.Outcome
 		out, err = p.Lifecycle.CompleteRecovery(r.Context(), org, signin.Reset{Token: f.Token, Password: r.PostFormValue("password"),
@@ -123,7 +124,7 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if badLink(err) {
-		f.Invalid = invalidLinkMessage
+		f.Invalid = identity.InvalidLinkMessage
 	}
 	p.showReset(w, r, statusOf(err), f, pweb.FromError(err, ""))
 }

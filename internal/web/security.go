@@ -9,7 +9,6 @@ import (
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
 	pweb "github.com/careloop/careloop/internal/platform/web"
-	"github.com/careloop/careloop/internal/signin"
 )
 
 // securityPage is the data of /account/security.
@@ -99,37 +98,12 @@ func stepUpRequired() error {
 // fresh second factor in the session (a new secret: a privilege change).
 // Wrong codes count against the account like failed sign-ins.
 func (p *Pages) stepUpConfirm(w http.ResponseWriter, r *http.Request, u *who) {
-	svc, se := p.SignIn, u.Session
-	// signin keys the account's throttle this way; a wrong code here must
-	// count with the failed sign-ins.
-	key := "account:" + se.AccountID
-	err := svc.Throttle.Check(r.Context(), se.OrgID, key)
-	if err == nil {
-		code := strings.TrimSpace(r.PostFormValue("code"))
-		if code == "" {
-			err = errs.Invalidf("code", "Enter the 6-digit code from your authenticator app.")
-		} else {
-			err = svc.DB.InTx(r.Context(), func(tx *sql.Tx) error {
-				return svc.Factors.VerifyTOTPTx(r.Context(), tx, se.OrgID, se.AccountID, code)
-			})
-			if errs.CodeOf(err) == errs.Unauthorized {
-				if _, _, ferr := svc.Throttle.Fail(r.Context(), se.OrgID, key, signin.AccountLimit); ferr != nil {
-					err = ferr
-				}
-			}
-		}
-	}
+	fresh, err := p.SignIn.StepUp(r.Context(), p.Cookies.Secret(r), r.PostFormValue("code"))
 	if err != nil {
 		p.refuse(w, r, u, p.securityData(u), err, "stepup-code")
 		return
 	}
-	if err := svc.Throttle.Reset(r.Context(), se.OrgID, key); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	if !p.renew(w, r) {
-		return
-	}
+	p.Cookies.Set(w, fresh)
 	pweb.SetFlash(w, "success", "Thank you. You can make changes for the next 10 minutes.")
 	seeOther(w, r, "/account/security")
 }

@@ -103,9 +103,9 @@ func (p *Pages) password(r *http.Request, slug, email, password string) (*signin
 	org, err := p.Orgs.BySlug(r.Context(), slug)
 	if err != nil {
 		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Invalid {
-			// The words of signin's wrong-credentials answer, as /auth/signin
-			// gives them: no probing for organisations.
-			return nil, errs.E(errs.Unauthorized, "The email or password is not right.")
+			// The answer to a wrong password, as /auth/signin gives it: no
+			// probing for organisations.
+			return nil, signin.WrongCredentials()
 		}
 		return nil, err
 	}

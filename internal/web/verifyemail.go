@@ -6,6 +6,7 @@ import (
 
 	pweb "github.com/careloop/careloop/internal/platform/web"
 
+	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/httpx"
 )
 
@@ -40,7 +41,7 @@ func (p *Pages) showVerify(w http.ResponseWriter, r *http.Request, status int, f
 // the account to the new address of a change.
 func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	f := verifyPage{Org: r.PostFormValue("org"), Token: r.PostFormValue("token"), SignedIn: p.signedIn(r)}
-	org, err := p.orgBySlug(r.Context(), f.Org, invalidLink())
+	org, err := p.orgBySlug(r.Context(), f.Org, identity.InvalidLink())
 	if err == nil {
 		err = p.Lifecycle.VerifyEmail(r.Context(), org, f.Token, httpx.RemoteHost(r))
 	}
@@ -50,7 +51,7 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if badLink(err) {
-			f.Invalid = invalidLinkMessage
+			f.Invalid = identity.InvalidLinkMessage
 		}
 		p.showVerify(w, r, statusOf(err), f, pweb.FromError(err, ""))
 		return
