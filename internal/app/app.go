@@ -22,6 +22,7 @@ import (
 	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/fhir/validate"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/oauth"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db"
@@ -43,12 +44,15 @@ type App struct {
 	Indexer   *fhir.SpecIndexer
 	FHIR      *fhir.API
 	Accounts  *identity.Store
-	Sessions  *session.Store // sign-in sessions; nil without --addr
-	OAuth     *oauth.Service // backend clients and their tokens; nil without --addr
-	Policy    *access.Policy // the policy point of the FHIR API; nil without --addr
-	Audit     *audit.Log     // the audit log; nil without --addr
+	Sessions  *session.Store   // sign-in sessions; nil without --addr
+	OAuth     *oauth.Service   // backend clients and their tokens; nil without --addr
+	Policy    *access.Policy   // the policy point of the FHIR API; nil without --addr
+	Audit     *audit.Log       // the audit log; nil without --addr
+	Journeys  *journey.Service // every order's and result's journey
 	Registry  *prometheus.Registry
 	Handler   http.Handler
+
+	journeyDeps *journeyDeps
 }
 
 // Open opens and migrates the database of cfg and builds the services. The
@@ -65,6 +69,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	river.AddWorker(workers, fhir.NewCountWorker(d))
 	river.AddWorker(workers, fhir.NewExportWorker(d))
 	a.addAccountWorkers(workers)
+	a.addJourneyWorkers(workers)
 	a.Jobs, err = jobs.New(d, jobs.Config{
 		Workers:      workers,
 		MaxWorkers:   cfg.JobWorkers,
@@ -79,6 +84,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	a.Orgs = tenant.NewStore(d)
 	a.Indexer = fhir.NewSpecIndexer()
 	a.Resources = fhir.NewStore(d, a.Jobs, a.Indexer)
+	a.wireJourneys()
 	a.Search = fhir.NewSearcher(d, fhir.LookupParam)
 	a.Accounts = identity.NewStore(d)
 
@@ -183,6 +189,7 @@ func (a *App) routes() (http.Handler, error) {
 		return nil, err
 	}
 	accessAPI.Register(mux)
+	a.journeyAPI(accessAPI.Users).Register(mux)
 	(&audit.API{Log: a.Audit, Viewers: auditViewers{accessAPI.Users}, BaseURL: a.Config.BaseURL.String() + "/audit"}).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)

@@ -81,6 +81,8 @@ type Store struct {
 	indexer Indexer
 	now     func() time.Time
 	stats   statsKeeper
+	// also are the other modules' reactions to writes (AlsoAnnounce).
+	also []func(ResourcesChangedArgs) river.JobArgs
 }
 
 // NewStore returns a Store on d that announces changes through jobs and
@@ -127,7 +129,18 @@ func (c *changeSet) add(s *Stored, live int64) {
 	c.refs = append(c.refs, fmt.Sprintf("%s/%s/_history/%d", s.Type, s.ID, s.VersionID))
 }
 
-// announce inserts one fhir.resources_changed job for the changes in tx.
+// AlsoAnnounce makes every write transaction also insert the job that f
+// returns for its changes, beside fhir.resources_changed and in the same
+// transaction: a module reacts to writes without ever missing one. f
+// returns nil to skip a change set; it must be quick and must not keep the
+// args. Call AlsoAnnounce while wiring, before the Store is used: it is not
+// safe to call concurrently with writes.
+func (s *Store) AlsoAnnounce(f func(ResourcesChangedArgs) river.JobArgs) {
+	s.also = append(s.also, f)
+}
+
+// announce inserts one fhir.resources_changed job for the changes in tx,
+// and the jobs of the modules that asked with AlsoAnnounce.
 func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *changeSet) error {
 	if len(c.refs) == 0 {
 		return nil
@@ -139,6 +152,13 @@ func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *chang
 	sort.Strings(args.Types)
 	if _, err := s.jobs.InsertTx(ctx, tx, args, nil); err != nil {
 		return fmt.Errorf("fhir: announce changes: %w", err)
+	}
+	for _, f := range s.also {
+		if job := f(args); job != nil {
+			if _, err := s.jobs.InsertTx(ctx, tx, job, nil); err != nil {
+				return fmt.Errorf("fhir: announce changes as %s: %w", job.Kind(), err)
+			}
+		}
 	}
 	return nil
 }
