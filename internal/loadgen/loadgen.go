@@ -34,6 +34,7 @@ const (
 	MaxDuration        = 2 * time.Hour
 	MaxWarmup          = time.Minute
 	MaxRequestsLimit   = 50_000_000
+	MaxRate            = 1_000_000
 )
 
 // errorBackoff is how long a worker pauses after a transport error, so that
@@ -79,6 +80,13 @@ type Options struct {
 	// Weigh, if not nil, tells what a response to Rotate[i] counts for, in
 	// Result.Units (for example the resources of a transaction Bundle).
 	Weigh func(i int) int64
+	// Rate, when above 0, paces the run at that many requests per second
+	// (open loop) instead of sending each worker's next request as soon as
+	// the last is answered: request k is due at start + k/Rate, and its
+	// latency counts from when it was due, so a server that falls behind
+	// shows in the figures rather than slowing the load down. Concurrency
+	// bounds the requests in flight. At most 1,000,000.
+	Rate float64
 }
 
 // Target is one request of a rotation.
@@ -219,6 +227,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxRequests < 0 || o.MaxRequests > MaxRequestsLimit {
 		return o, fmt.Errorf("loadgen: max requests %d out of range 0..%d", o.MaxRequests, MaxRequestsLimit)
 	}
+	if o.Rate < 0 || o.Rate > MaxRate {
+		return o, fmt.Errorf("loadgen: rate %g out of range 0..%d requests per second", o.Rate, MaxRate)
+	}
 	if o.Warmup < 0 || o.Warmup > MaxWarmup {
 		return o, fmt.Errorf("loadgen: warm-up %s out of range [0, %s]", o.Warmup, MaxWarmup)
 	}
@@ -243,6 +254,15 @@ type run struct {
 	full    chan struct{}   // closed when MaxRequests have been started
 	once    sync.Once
 	next    atomic.Int64 // the next target of the rotation
+	paced   time.Time    // when request 0 of a paced run is due
+	ticket  atomic.Int64 // the next request of a paced run
+}
+
+// due returns when the next request of a paced run is due; a worker
+// waits for it before sending.
+func (r *run) due() time.Time {
+	k := r.ticket.Add(1) - 1
+	return r.paced.Add(time.Duration(float64(k) * float64(time.Second) / r.o.Rate))
 }
 
 // worker holds one worker's figures; only that worker touches them until
@@ -294,7 +314,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	reqCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{o: o, client: client, reqCtx: reqCtx, full: make(chan struct{})}
+	r := &run{o: o, client: client, reqCtx: reqCtx, full: make(chan struct{}), paced: time.Now()}
 
 	// Without warm-up every request counts, from the first.
 	r.measure.Store(o.Warmup == 0)
@@ -426,6 +446,23 @@ func (r *run) work(w *worker) {
 			req.Body, _ = body()
 		}
 		t0 := time.Now()
+		if r.o.Rate > 0 {
+			due := r.due()
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-r.reqCtx.Done():
+					return
+				}
+				if r.stop.Load() {
+					return
+				}
+			}
+			// Measured from when it was due: waiting for a free worker
+			// is part of the latency.
+			t0 = due
+			measured = r.measure.Load()
+		}
 		resp, err := r.client.Do(req)
 		if err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)

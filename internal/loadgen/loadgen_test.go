@@ -371,3 +371,34 @@ func TestRunWaitsForCountedRequests(t *testing.T) {
 		t.Errorf("requests %d, statuses %v, errors %d; want 2 answered", res.Requests, res.StatusCounts, res.Errors)
 	}
 }
+
+// TestRunPaces checks that a paced run sends no more than its schedule
+// allows, and that a server slower than the pace shows in the latencies
+// (measured from when each request was due), instead of slowing the load
+// down unseen.
+func TestRunPaces(t *testing.T) {
+	c := newCounter(t, ok)
+	res, err := Run(context.Background(), Options{URL: c.srv.URL, Concurrency: 4, Rate: 100, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests 0..50 are due within the half second; none later is sent.
+	if res.Requests < 1 || c.hits.Load() > 51 {
+		t.Fatalf("paced at 100/s for 0.5 s: %d measured, server saw %d (at most 51)", res.Requests, c.hits.Load())
+	}
+
+	// One connection, 20 ms per answer, five requests due every 20 ms: the
+	// k-th answer is due at 5k ms and comes at 20k ms at the earliest.
+	slow := newCounter(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(20 * time.Millisecond); ok(w, r) })
+	res, err = Run(context.Background(), Options{URL: slow.srv.URL, Concurrency: 1, Rate: 200, Duration: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 10 || res.P99 < 150*time.Millisecond {
+		t.Fatalf("a server four times slower than the pace: %d requests, p99 %s; want the queueing in the latency (p99 at least 150 ms)", res.Requests, res.P99)
+	}
+
+	if _, err := Run(context.Background(), Options{URL: c.srv.URL, Rate: -1}); err == nil {
+		t.Fatal("a negative rate was accepted")
+	}
+}
