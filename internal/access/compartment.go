@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -91,12 +92,14 @@ func patientsOf(typ, id string, raw []byte, base string) ([]string, bool) {
 	}
 	found := func(ref string) {
 		if pid, isPatient := patientID(ref, base); isPatient {
-			out = append(out, pid)
+			out = append(out, strings.Clone(pid)) // pid points into raw
 		}
 	}
 	// One pass over the top-level members: most paths are one step long,
-	// and a scan per path would read the resource several times.
-	gjson.ParseBytes(raw).ForEach(func(key, value gjson.Result) bool {
+	// and a scan per path would read the resource several times. The scan
+	// reads raw in place (ParseBytes would copy it first); nothing that
+	// points into it is kept.
+	gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw))).ForEach(func(key, value gjson.Result) bool {
 		for _, path := range paths {
 			if path[0] == key.Str {
 				collect(value, path[1:], found)
@@ -169,11 +172,36 @@ func patientID(ref, base string) (string, bool) {
 	return rest, true
 }
 
+// storedPatients returns the patients of a stored resource: those the store
+// kept with it when it knows them, else those its JSON names.
+func storedPatients(st *fhir.Stored, base string) ([]string, bool) {
+	if st.CompartmentKnown {
+		return st.Patients, true
+	}
+	return patientsOf(st.Type, st.ID, st.JSON, base)
+}
+
 // PatientsOf returns the ids of the patients in whose compartment a stored
 // resource is (see patientsOf), each once; base is the server's /fhir URL.
 // The audit log names them as the patients an access concerned.
 func PatientsOf(st *fhir.Stored, base string) []string {
-	ids, _ := patientsOf(st.Type, st.ID, st.JSON, base)
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	ids, _ := storedPatients(st, base)
+	if len(ids) < 2 {
+		return ids
+	}
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
+}
+
+// Compartments returns the function with which the FHIR store keeps each
+// version's patients (fhir.Store.KeepCompartments): the ids, each once, of
+// the patients in whose compartment a resource is; base is the server's
+// /fhir URL. The policy and the audit log then read them from the store.
+func Compartments(base string) fhir.CompartmentFunc {
+	return func(typ, id string, raw []byte) ([]string, bool) {
+		ids, ok := patientsOf(typ, id, raw, base)
+		if !ok {
+			return nil, false
+		}
+		return slices.Compact(slices.Sorted(slices.Values(ids))), true
+	}
 }

@@ -145,10 +145,12 @@ func benchCaller() *caller {
 	}
 	rule, patient, _ := parseConsent([]byte(`{"resourceType":"Consent","status":"active","scope":{"coding":[{"code":"patient-privacy"}]},"patient":{"reference":"Patient/p007"},"provision":{"type":"deny","actor":[{"reference":{"reference":"Practitioner/doc"}}]}}`), "")
 	return &caller{
-		account:  &identity.Account{ID: "doc", Role: identity.RoleClinician, FHIRRef: "Practitioner/doc"},
-		reach:    rc,
-		consents: &consentsOfOrg{byPatient: map[string][]consentRule{patient: {rule}}},
-		now:      time.Now(),
+		standing: standing{
+			account:  &identity.Account{ID: "doc", Role: identity.RoleClinician, FHIRRef: "Practitioner/doc"},
+			reach:    rc,
+			consents: &consentsOfOrg{byPatient: map[string][]consentRule{patient: {rule}}},
+		},
+		now: time.Now(),
 	}
 }
 

@@ -1,6 +1,8 @@
 package access
 
 import (
+	"sync"
+
 	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/oauth"
@@ -56,8 +58,36 @@ var (
 // patient, and who the patients are.
 var complianceReads = set("AuditEvent", "Consent", "Patient")
 
-// perms returns what role may do with resources of typ.
+// perms returns what role may do with resources of typ: permsOf, looked up
+// in a table made once for every role and resource type (a decision asks
+// twice per resource, and the rules take several map lookups).
 func perms(role identity.Role, typ string) oauth.Perm {
+	if p, ok := permTable()[permKey{role, typ}]; ok {
+		return p
+	}
+	return permsOf(role, typ)
+}
+
+type permKey struct {
+	role identity.Role
+	typ  string
+}
+
+var permTable = sync.OnceValue(func() map[permKey]oauth.Perm {
+	roles := []identity.Role{identity.RolePatient, identity.RoleCaregiver, identity.RoleClinician, identity.RoleNurse,
+		identity.RoleTechnician, identity.RoleCoordinator, identity.RoleCompliance, identity.RoleAdmin}
+	types := spec.ResourceTypes()
+	t := make(map[permKey]oauth.Perm, len(roles)*len(types))
+	for _, r := range roles {
+		for _, typ := range types {
+			t[permKey{r, typ}] = permsOf(r, typ)
+		}
+	}
+	return t
+})
+
+// permsOf returns what role may do with resources of typ.
+func permsOf(role identity.Role, typ string) oauth.Perm {
 	if directoryTypes[typ] {
 		if role == identity.RoleAdmin {
 			return all

@@ -71,14 +71,27 @@ type Users struct {
 	CrossOrigin *http.CrossOriginProtection
 
 	once     sync.Once
-	accounts *ttlcache.Cache[string, *identity.Account] // by org and account
-	reach    *ttlcache.Cache[string, *reach]            // by org and account
-	consents *ttlcache.Cache[string, *consentsOfOrg]    // by org
+	accounts *ttlcache.Cache[accountKey, *identity.Account]
+	reach    *ttlcache.Cache[reachKey, *reach]
+	consents *ttlcache.Cache[string, *consentsOfOrg] // by org
+	// standings holds what each session found open stands for.
+	standings *ttlcache.Cache[*session.Session, standing]
+}
+
+// accountKey and reachKey key the caches (struct keys: building a string
+// key cost an allocation per request).
+type accountKey struct{ orgID, accountID string }
+
+// reachKey holds what a reach is computed from besides the records.
+type reachKey struct {
+	accountKey
+	role, fhirRef string
 }
 
 // reach is what one person may reach, computed from the records.
 type reach struct {
-	owner    string          // org and account id
+	owner    accountKey
+	subject  string          // the account as Principal.Subject names it
 	self     string          // own Patient id, for patients
 	patients map[string]bool // nil: every patient of the organisation
 	glass    map[string]bool // reached through break-glass only
@@ -93,19 +106,29 @@ type consentsOfOrg struct {
 // caller is the policy's record of one authenticated request of a person
 // (fhir.Principal.Grant).
 type caller struct {
+	standing
+	session *session.Session
+	now     time.Time
+	// p is the principal of the request, allocated with the caller.
+	p fhir.Principal
+}
+
+// standing is what a person's session stands for: their account, what
+// they reach and the consents of their organisation, as read within
+// GrantTTL.
+type standing struct {
 	account  *identity.Account
-	session  *session.Session
 	reach    *reach
 	consents *consentsOfOrg
-	now      time.Time
 }
 
 // init makes the caches on first use; Users is built as a struct literal.
 func (u *Users) init() {
 	u.once.Do(func() {
-		u.accounts = ttlcache.New[string, *identity.Account](10000)
-		u.reach = ttlcache.New[string, *reach](10000)
+		u.accounts = ttlcache.New[accountKey, *identity.Account](10000)
+		u.reach = ttlcache.New[reachKey, *reach](10000)
 		u.consents = ttlcache.New[string, *consentsOfOrg](1000)
+		u.standings = ttlcache.New[*session.Session, standing](100000)
 	})
 }
 
@@ -128,22 +151,32 @@ func (u *Users) Authenticate(r *http.Request) (*fhir.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := u.account(ctx, se)
-	if err != nil {
-		return nil, err
+	now := u.Sessions.Now()
+	u.init()
+	// A found session stays the same value while the session store trusts
+	// it (session.CacheFor): what it stands for is looked up once for it.
+	st, ok := u.standings.Get(se, now)
+	if !ok {
+		a, err := u.account(ctx, se, now)
+		if err != nil {
+			return nil, err
+		}
+		c, err := u.callerOf(ctx, a, se, now)
+		if err != nil {
+			return nil, err
+		}
+		st = c.standing
+		u.standings.Put(se, st, now, now.Add(GrantTTL))
 	}
-	if isStaff(a.Role) && se.FactorAt.IsZero() {
+	if isStaff(st.account.Role) && se.FactorAt.IsZero() {
 		return nil, errs.E(errs.Forbidden, "Staff must enroll a second factor before they can see health data: add an authenticator app or a passkey to your account, then sign in again.")
 	}
-	c, err := u.callerOf(ctx, a, se)
-	if err != nil {
-		return nil, err
-	}
-	return c.principal(), nil
+	return (&caller{standing: st, session: se, now: now}).principal(), nil
 }
 
 func (c *caller) principal() *fhir.Principal {
-	p := &fhir.Principal{OrgID: c.account.OrgID, Subject: "account/" + c.account.ID, Kind: KindUser,
+	p := &c.p
+	*p = fhir.Principal{OrgID: c.account.OrgID, Subject: c.reach.subject, Kind: KindUser,
 		Role: string(c.account.Role), Grant: c}
 	if c.reach.patients != nil {
 		p.Compartments = c.compartments
@@ -168,10 +201,9 @@ func (c *caller) compartments(typ string) ([]string, bool) {
 
 // account returns the account of a session, reading it at most once per
 // GrantTTL: a changed role applies within that time.
-func (u *Users) account(ctx context.Context, se *session.Session) (*identity.Account, error) {
+func (u *Users) account(ctx context.Context, se *session.Session, now time.Time) (*identity.Account, error) {
 	u.init()
-	now := u.Sessions.Now()
-	key := se.OrgID + "\x00" + se.AccountID
+	key := accountKey{se.OrgID, se.AccountID}
 	if a, ok := u.accounts.Get(key, now); ok {
 		return a, nil
 	}
@@ -188,10 +220,9 @@ func (u *Users) account(ctx context.Context, se *session.Session) (*identity.Acc
 
 // callerOf builds the caller of a's request, reusing a's reach and the
 // organisation's consents for up to GrantTTL.
-func (u *Users) callerOf(ctx context.Context, a *identity.Account, se *session.Session) (*caller, error) {
+func (u *Users) callerOf(ctx context.Context, a *identity.Account, se *session.Session, now time.Time) (*caller, error) {
 	u.init()
-	now := u.Sessions.Now()
-	key := a.OrgID + "\x00" + a.ID + "\x00" + string(a.Role) + "\x00" + a.FHIRRef
+	key := reachKey{accountKey{a.OrgID, a.ID}, string(a.Role), a.FHIRRef}
 	rc, ok := u.reach.Get(key, now)
 	if !ok {
 		var err error
@@ -208,18 +239,19 @@ func (u *Users) callerOf(ctx context.Context, a *identity.Account, se *session.S
 		}
 		u.consents.Put(a.OrgID, cs, now, now.Add(GrantTTL))
 	}
-	return &caller{account: a, session: se, reach: rc, consents: cs, now: now}, nil
+	return &caller{standing: standing{account: a, reach: rc, consents: cs}, session: se, now: now}, nil
 }
 
 // Forget drops what is remembered of the accounts' reach, after a grant
 // changed, so that this process applies it at once.
 func (u *Users) Forget(orgID string, accountIDs ...string) {
 	u.init()
-	drop := make(map[string]bool, len(accountIDs))
+	drop := make(map[accountKey]bool, len(accountIDs))
 	for _, id := range accountIDs {
-		drop[orgID+"\x00"+id] = true
+		drop[accountKey{orgID, id}] = true
 	}
 	u.reach.DeleteFunc(func(r *reach) bool { return drop[r.owner] })
+	u.standings.DeleteFunc(func(st standing) bool { return drop[st.reach.owner] })
 }
 
 // reachOf works out the patients a may reach: their own record and the
@@ -227,7 +259,7 @@ func (u *Users) Forget(orgID string, accountIDs ...string) {
 // in their care and those reached through break-glass (clinical staff),
 // every patient (coordinators, compliance officers), or none (admins).
 func (u *Users) reachOf(ctx context.Context, a *identity.Account, now time.Time) (*reach, error) {
-	rc := &reach{owner: a.OrgID + "\x00" + a.ID, patients: map[string]bool{}, glass: map[string]bool{}}
+	rc := &reach{owner: accountKey{a.OrgID, a.ID}, subject: "account/" + a.ID, patients: map[string]bool{}, glass: map[string]bool{}}
 	switch {
 	case reachesAllPatients(a.Role):
 		rc.patients = nil
@@ -327,7 +359,7 @@ func (c *caller) visible(st *fhir.Stored, base string) bool {
 	if !spec.InPatientCompartment(st.Type) {
 		return true
 	}
-	pids, ok := patientsOf(st.Type, st.ID, st.JSON, base)
+	pids, ok := storedPatients(st, base)
 	if !ok {
 		return false
 	}

@@ -84,6 +84,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	a.Orgs = tenant.NewStore(d)
 	a.Indexer = fhir.NewSpecIndexer()
 	a.Resources = fhir.NewStore(d, a.Jobs, a.Indexer)
+	if cfg.BaseURL != nil {
+		// Absolute references count when they are under this base URL; a
+		// resource written without one has its patients read from the JSON.
+		a.Resources.KeepCompartments(access.Compartments(cfg.BaseURL.String() + "/fhir"))
+	}
 	a.wireJourneys()
 	a.Search = fhir.NewSearcher(d, fhir.LookupParam)
 	a.Accounts = identity.NewStore(d)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/careloop/careloop/internal/access"
@@ -39,16 +40,15 @@ func (f fhirAudit) RecordTx(ctx context.Context, tx *sql.Tx, p *fhir.Principal, 
 }
 
 func (f fhirAudit) entry(ctx context.Context, p *fhir.Principal, ev fhir.AuditEvent) audit.Entry {
-	var patients []string
-	seen := map[string]bool{}
+	e := audit.Entry{OrgID: p.OrgID, Type: audit.TypeRest, Subtype: []audit.Coding{audit.Interaction(subtypeOf(ev))},
+		Action: actionOf(ev.Interaction), Outcome: audit.Success, RequestID: httpx.RequestID(ctx)}
+	e.Entities = make([]audit.Entity, 0, len(ev.Resources)+len(ev.Refs)+1)
+	var patients []string // ids; a read concerns one or two, so a list beats a set
 	addPatient := func(id string) {
-		if !seen[id] {
-			seen[id] = true
+		if !slices.Contains(patients, id) {
 			patients = append(patients, id)
 		}
 	}
-	e := audit.Entry{OrgID: p.OrgID, Type: audit.TypeRest, Subtype: []audit.Coding{audit.Interaction(subtypeOf(ev))},
-		Action: actionOf(ev.Interaction), Outcome: audit.Success, RequestID: httpx.RequestID(ctx)}
 	for _, st := range ev.Resources {
 		e.Entities = append(e.Entities, audit.Entity{What: st.Ref()})
 		for _, id := range access.PatientsOf(st, f.base) {
@@ -73,11 +73,10 @@ func (f fhirAudit) entry(ctx context.Context, p *fhir.Principal, ev fhir.AuditEv
 	if ev.Refused {
 		e.Outcome, e.OutcomeDesc = audit.MinorFailure, "refused by the access policy"
 	}
-	refs := make([]string, len(patients))
+	e.Patients = make([]string, len(patients))
 	for i, id := range patients {
-		refs[i] = "Patient/" + id
+		e.Patients[i] = "Patient/" + id
 	}
-	e.Patients = refs
 	e.Agent = audit.Agent{Subject: p.Subject, Role: p.Role, PurposeOfUse: access.PurposeOfUse(p, patients),
 		Address: httpx.ClientAddress(ctx)}
 	if e.Agent.Role == "" {

@@ -18,7 +18,10 @@ import (
 
 	"github.com/careloop/careloop/internal/fhir/fhirtest"
 
+	"github.com/careloop/careloop/internal/access"
 	"github.com/careloop/careloop/internal/app"
+	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/fhir/spec"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
@@ -199,6 +202,7 @@ func TestSyntheaImportAndSearch(t *testing.T) {
 			}
 
 			t.Logf("counted in %s", time.Since(start))
+			checkKeptCompartments(t, s)
 			// Pick one patient and check searches against the fixture itself.
 			raw, _ := os.ReadFile(files[0])
 			var bundle struct {
@@ -464,4 +468,58 @@ func TestTransactionIsAllOrNothing(t *testing.T) {
 		t.Fatalf("batch: %d %s", r.status, r.body)
 	}
 	_ = fmt.Sprint
+}
+
+// checkKeptCompartments checks that the patients the store kept with every
+// resource are those its JSON names (what the policy and the audit log
+// would otherwise read), and that reads return them.
+func checkKeptCompartments(t *testing.T, s *server) {
+	t.Helper()
+	rows, err := s.a.DB.Read.Query("SELECT resource_type, id, content, patients FROM fhir_resources")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	base := s.a.Config.BaseURL.String() + "/fhir"
+	var n, withPatients int
+	var orgID string
+	for rows.Next() {
+		var st fhir.Stored
+		var content string
+		var kept sql.NullString
+		if err := rows.Scan(&st.Type, &st.ID, &content, &kept); err != nil {
+			t.Fatal(err)
+		}
+		if n%100 == 0 { // reads return what was kept
+			if orgID == "" {
+				o, err := s.a.Orgs.BySlug(context.Background(), "clinic-a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				orgID = o.ID
+			}
+			got, err := s.a.Resources.Read(context.Background(), orgID, st.Type, st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.CompartmentKnown || strings.Join(got.Patients, " ") != kept.String {
+				t.Fatalf("%s/%s read with patients %q (known %v), kept %+v", st.Type, st.ID, got.Patients, got.CompartmentKnown, kept)
+			}
+		}
+		st.JSON = []byte(content)
+		want := strings.Join(access.PatientsOf(&st, base), " ")
+		if !kept.Valid || kept.String != want {
+			t.Fatalf("%s/%s: kept patients %+v, the JSON names %q", st.Type, st.ID, kept, want)
+		}
+		if spec.InPatientCompartment(st.Type) && st.Type != "Patient" && want != "" {
+			withPatients++
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if withPatients < n/2 {
+		t.Fatalf("only %d of %d resources are in a patient's compartment", withPatients, n)
+	}
 }

@@ -230,12 +230,12 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, entries ...Entry) error 
 // then fail (fail closed). Invalid entries fail with an errs.Invalid error
 // and store nothing.
 func (l *Log) Record(ctx context.Context, entries ...Entry) error {
+	if l.spool != nil {
+		return l.recordSpooled(entries)
+	}
 	es, err := l.prepare(entries)
 	if err != nil {
 		return err
-	}
-	if l.spool != nil {
-		return l.recordSpooled(es)
 	}
 	req := &recordReq{entries: es, done: make(chan error, 1)}
 	l.mu.RLock()
@@ -358,17 +358,24 @@ func (l *Log) Run(ctx context.Context) error {
 }
 
 // recordSpooled writes entries to the spool and wakes the ingester.
-func (l *Log) recordSpooled(es []Entry) error {
+func (l *Log) recordSpooled(entries []Entry) error {
+	now := l.now()
+	bp := recordBuffers.Get().(*[]byte)
+	defer recordBuffers.Put(bp)
+	buf := (*bp)[:0]
+	for _, e := range entries { // e is a copy: the caller's entries stay as they were
+		if err := e.normalize(now); err != nil {
+			return err
+		}
+		buf = appendRecord(buf, &e)
+	}
+	*bp = buf
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		return ErrClosed
 	}
-	bodies := make([][]byte, len(es))
-	for i := range es {
-		bodies[i] = es[i].Canonical()
-	}
-	if err := l.spool.append(bodies); err != nil {
+	if err := l.spool.write(buf); err != nil {
 		return errs.Wrap(err, errs.Unavailable, "")
 	}
 	select {
@@ -377,6 +384,9 @@ func (l *Log) recordSpooled(es []Entry) error {
 	}
 	return nil
 }
+
+// recordBuffers holds the buffers in which Record encodes spooled records.
+var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // ingester moves spooled entries into the database as they come, and
 // what is left when the log closes. A failed ingest is logged and tried

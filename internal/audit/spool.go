@@ -28,13 +28,21 @@ import (
 // entry is ingested exactly once, after a crash too.
 //
 // Durability is that of SQLite in careloop's configuration (WAL with
-// synchronous=NORMAL): a write reaches the operating system before Record
+// synchronous=NORMAL): an entry reaches the operating system before Record
 // returns, so it survives the process being killed; like a commit under
-// synchronous=NORMAL, the last writes before a power failure may be lost.
+// synchronous=NORMAL, the last entries before a power failure may be lost.
 // One process uses a data folder's spool at a time.
 //
+// On Linux the file is mapped shared into memory, and a Record copies its
+// entries into the mapping: the bytes are in the operating system's page
+// cache at once, as after a write, without the system call (which was a
+// third of an audited read's overhead). The file's space is reserved ahead
+// (spoolReserve at a time) so that a full disk fails a Record rather than
+// the process. Elsewhere the spool is written with WriteAt.
+//
 // The file is a header line, then records of a 4-byte length, a 4-byte
-// CRC-32C of the body, and the body: an entry's canonical bytes.
+// CRC-32C of the body, and the body: an entry's canonical bytes. A record
+// of length 0 marks the end (reserved space reads as zeros).
 type spool struct {
 	db   *db.DB
 	path string
@@ -42,11 +50,14 @@ type spool struct {
 	ingestMu sync.Mutex // one ingest at a time
 	mu       sync.Mutex // guards the fields below
 	f        *os.File
-	gen      string // the file's generation, named in its header
-	head     int64  // length of the header
-	size     int64  // end of the last complete record
-	ingested int64  // records before this offset are in the database
-	broken   error  // set when a failed write could not be undone
+	gen      string     // the file's generation, named in its header
+	head     int64      // length of the header
+	size     int64      // end of the last complete record
+	mm       []byte     // the file mapped shared (Linux); nil: writes use WriteAt
+	reserved int64      // bytes of the file reserved on disk and mapped
+	ingested int64      // records before this offset are in the database
+	broken   error      // set when a failed write could not be undone
+	next     *spoolFile // the next generation's file, made ahead
 }
 
 const (
@@ -57,6 +68,8 @@ const (
 	spoolRotateAt = 8 << 20
 	// spoolBatch bounds the entries ingested per transaction.
 	spoolBatch = 4096
+	// spoolReserve is the step in which a mapped spool reserves space.
+	spoolReserve = 16 << 20
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -66,11 +79,18 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // returned.
 func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
 	s := &spool{db: d, path: filepath.Join(dir, spoolName)}
+	_ = os.Remove(s.path + ".next") // prepared by an earlier run, never used
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := s.create(); err != nil {
+		g, err := newGeneration(s.path + ".new")
+		if err != nil {
 			return nil, err
 		}
+		if _, err := s.install(g); err != nil {
+			g.close()
+			return nil, err
+		}
+		s.syncDir()
 		return s, nil
 	}
 	if err != nil {
@@ -91,10 +111,16 @@ func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
 	s.gen, s.head = gen, int64(len(line)+1)
 	s.size = s.head + int64(len(validPrefix(data[s.head:])))
 	if s.size < int64(len(data)) {
+		// Drops a torn record, and zeros the reserved space after the
+		// records once it is reserved again.
 		if err := f.Truncate(s.size); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("audit: drop a torn record from the spool: %w", err)
 		}
+	}
+	if s.mm, s.reserved, err = reserveAndMap(f, s.size); err != nil {
+		f.Close()
+		return nil, err
 	}
 	err = d.Read.QueryRowContext(ctx, "SELECT ingested FROM audit_spool WHERE generation = $1", s.gen).Scan(&s.ingested)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -127,7 +153,7 @@ func nextRecord(data []byte) (body []byte, length int, ok bool) {
 		return nil, 0, false
 	}
 	n := int(binary.BigEndian.Uint32(data))
-	if n > len(data)-8 {
+	if n == 0 || n > len(data)-8 {
 		return nil, 0, false
 	}
 	body = data[8 : 8+n]
@@ -137,58 +163,185 @@ func nextRecord(data []byte) (body []byte, length int, ok bool) {
 	return body, 8 + n, true
 }
 
-// create starts a new generation: a new file with a new header, put in
-// place atomically. The caller holds s.mu or owns s alone.
-func (s *spool) create() error {
+// A spoolFile is the file of one generation, mapped where the platform
+// allows.
+type spoolFile struct {
+	f        *os.File
+	gen      string // the generation, named in the header
+	head     int64  // length of the header
+	mm       []byte // the file mapped shared (Linux); nil: writes use WriteAt
+	reserved int64  // bytes of the file reserved on disk and mapped
+	tmp      string // where the file was made, before it was put in place
+}
+
+// newGeneration makes the file of a new generation at tmp: its header
+// written and durable, its space reserved and mapped. It is not in place
+// until renamed to the spool's path.
+func newGeneration(tmp string) (*spoolFile, error) {
 	gen := rand.Text()
 	header := spoolMagic + gen + "\n"
-	tmp := s.path + ".new"
 	if err := os.WriteFile(tmp, []byte(header), 0o600); err != nil {
-		return fmt.Errorf("audit: create spool: %w", err)
+		return nil, fmt.Errorf("audit: create spool: %w", err)
 	}
 	f, err := os.OpenFile(tmp, os.O_RDWR, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit: create spool: %w", err)
+		return nil, fmt.Errorf("audit: create spool: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("audit: create spool: %w", err)
+		return nil, fmt.Errorf("audit: create spool: %w", err)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
+	g := &spoolFile{f: f, gen: gen, head: int64(len(header)), tmp: tmp}
+	if g.mm, g.reserved, err = reserveAndMap(f, g.head); err != nil {
 		f.Close()
-		return fmt.Errorf("audit: create spool: %w", err)
+		return nil, err
 	}
+	return g, nil
+}
+
+// reserveAndMap reserves room in f for at least need bytes, in steps of
+// spoolReserve, and maps it, where the platform allows; elsewhere it
+// returns no mapping.
+func reserveAndMap(f *os.File, need int64) ([]byte, int64, error) {
+	if !spoolMapped {
+		return nil, 0, nil
+	}
+	size := (need/spoolReserve + 1) * spoolReserve
+	if err := reserveSpool(f, size); err != nil {
+		return nil, 0, fmt.Errorf("audit: reserve %d bytes for the spool: %w", size, err)
+	}
+	mm, err := mapSpool(f, size)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: map the spool: %w", err)
+	}
+	return mm, size, nil
+}
+
+// close releases the file and its mapping.
+func (g *spoolFile) close() {
+	if g.mm != nil {
+		_ = unmapSpool(g.mm)
+		g.mm = nil
+	}
+	g.f.Close()
+}
+
+// install puts g in place as the spool's file, empty, and returns the file
+// it replaces (nil at the start). The caller holds s.mu or owns s alone,
+// and closes the old file once it no longer holds the lock.
+func (s *spool) install(g *spoolFile) (*spoolFile, error) {
+	if err := os.Rename(g.tmp, s.path); err != nil {
+		return nil, fmt.Errorf("audit: put the new spool in place: %w", err)
+	}
+	var old *spoolFile
+	if s.f != nil {
+		old = &spoolFile{f: s.f, mm: s.mm}
+	}
+	s.f, s.gen, s.head, s.mm, s.reserved = g.f, g.gen, g.head, g.mm, g.reserved
+	s.size, s.ingested = s.head, s.head
+	return old, nil
+}
+
+// syncDir makes a rename in the spool's folder durable where the platform
+// allows.
+func (s *spool) syncDir() {
 	if dir, err := os.Open(filepath.Dir(s.path)); err == nil {
-		_ = dir.Sync() // make the rename durable where the platform allows
+		_ = dir.Sync()
 		dir.Close()
 	}
-	if s.f != nil {
-		s.f.Close()
+}
+
+// grow reserves and maps room for at least need bytes in the current file.
+// The caller holds s.mu.
+func (s *spool) grow(need int64) error {
+	mm, size, err := reserveAndMap(s.f, need)
+	if err != nil {
+		return err
 	}
-	s.f, s.gen = f, gen
-	s.head = int64(len(header))
-	s.size, s.ingested = s.head, s.head
+	if s.mm != nil {
+		_ = unmapSpool(s.mm)
+	}
+	s.mm, s.reserved = mm, size
 	return nil
 }
 
-// append writes the bodies as records at the end of the spool, in one
-// write. On a failed write the spool is cut back to where it was; if even
-// that fails, the spool refuses every later append (fail closed).
-func (s *spool) append(bodies [][]byte) error {
-	n := 0
-	for _, b := range bodies {
-		n += 8 + len(b)
+// ahead does beforehand, without holding the lock that Record waits for,
+// the slow work a write would otherwise do while holding it (reserving and
+// mapping 16 MB takes milliseconds): more room once the mapping is half
+// full, and the file of the next generation. The ingester calls it.
+func (s *spool) ahead() error {
+	if !spoolMapped {
+		return nil
 	}
-	buf := make([]byte, 0, n)
-	for _, b := range bodies {
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(b)))
-		buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(b, crcTable))
-		buf = append(buf, b...)
+	s.mu.Lock()
+	f, size, reserved, haveNext, broken := s.f, s.size, s.reserved, s.next != nil, s.broken
+	s.mu.Unlock()
+	if broken != nil {
+		return nil
 	}
+	if reserved-size < spoolReserve/2 {
+		mm, n, err := reserveAndMap(f, size+spoolReserve)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.f == f && n > s.reserved && s.broken == nil {
+			mm, s.mm = s.mm, mm
+			s.reserved = n
+		}
+		s.mu.Unlock()
+		_ = unmapSpool(mm) // the replaced mapping, or the unused one
+	}
+	if !haveNext {
+		g, err := newGeneration(s.path + ".next")
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.next == nil && s.broken == nil {
+			s.next, g = g, nil
+		}
+		s.mu.Unlock()
+		if g != nil {
+			g.close()
+		}
+	}
+	return nil
+}
+
+// appendRecord appends e to buf as one record of the spool: the length and
+// checksum of its canonical bytes, then the bytes, encoded in place.
+func appendRecord(buf []byte, e *Entry) []byte {
+	at := len(buf)
+	buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	buf = e.appendCanonical(buf)
+	body := buf[at+8:]
+	binary.BigEndian.PutUint32(buf[at:], uint32(len(body)))
+	binary.BigEndian.PutUint32(buf[at+4:], crc32.Checksum(body, crcTable))
+	return buf
+}
+
+// write adds records (made by appendRecord) at the end of the spool: one
+// copy into the mapping, or one write. A mapping that is full is extended
+// first; when that fails nothing is written. On a failed write the spool
+// is cut back to where it was; if even that fails, the spool refuses every
+// later append (fail closed).
+func (s *spool) write(buf []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken != nil {
 		return s.broken
+	}
+	if s.mm != nil {
+		end := s.size + int64(len(buf))
+		if end > s.reserved { // faster than the ingester reserves ahead
+			if err := s.grow(end); err != nil {
+				return err
+			}
+		}
+		copy(s.mm[s.size:end], buf)
+		s.size = end
+		return nil
 	}
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		if terr := s.f.Truncate(s.size); terr != nil {
@@ -219,7 +372,10 @@ func (s *spool) ingest(ctx context.Context) error {
 		from, to, gen := s.ingested, s.size, s.gen
 		s.mu.Unlock()
 		if from == to {
-			return s.rotate()
+			if err := s.rotate(); err != nil {
+				return err
+			}
+			return s.ahead()
 		}
 		data := make([]byte, to-from)
 		if _, err := s.f.ReadAt(data, from); err != nil {
@@ -263,14 +419,33 @@ func (s *spool) ingest(ctx context.Context) error {
 }
 
 // rotate starts a new generation when the spool is fully ingested and
-// large.
+// large, with the file ahead prepared.
 func (s *spool) rotate() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ingested < s.size || s.size < spoolRotateAt {
+	if s.ingested < s.size || s.size < spoolRotateAt || s.broken != nil {
+		s.mu.Unlock()
 		return nil
 	}
-	return s.create()
+	g := s.next
+	s.next = nil
+	if g == nil { // not prepared ahead (as on platforms without mappings)
+		var err error
+		if g, err = newGeneration(s.path + ".new"); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	old, err := s.install(g)
+	s.mu.Unlock()
+	if err != nil {
+		g.close()
+		return err
+	}
+	s.syncDir()
+	if old != nil {
+		old.close()
+	}
+	return nil
 }
 
 // close closes the file.
@@ -279,6 +454,15 @@ func (s *spool) close() error {
 	defer s.mu.Unlock()
 	if s.broken == nil {
 		s.broken = ErrClosed
+	}
+	if s.next != nil {
+		s.next.close()
+		_ = os.Remove(s.next.tmp)
+		s.next = nil
+	}
+	if s.mm != nil {
+		_ = unmapSpool(s.mm)
+		s.mm = nil
 	}
 	return s.f.Close()
 }

@@ -56,23 +56,24 @@ func TestSpoolIngestsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var bodies [][]byte
+		var records []byte
 		for i := range 7 {
 			e := spoolEntry(i)
 			if err := e.normalize(time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			bodies = append(bodies, e.Canonical())
+			records = appendRecord(records, &e)
 		}
-		if err := sp.append(bodies); err != nil {
+		if err := sp.write(records); err != nil {
 			t.Fatal(err)
 		}
-		sp.f.Close()
-		f, err := os.OpenFile(filepath.Join(dir, spoolName), os.O_WRONLY|os.O_APPEND, 0)
+		end := sp.size
+		sp.close()
+		f, err := os.OpenFile(filepath.Join(dir, spoolName), os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.Write([]byte{0, 0, 1, 0, 9, 9}); err != nil { // a torn record
+		if _, err := f.WriteAt([]byte{0, 0, 1, 0, 9, 9, 9, 9, 1, 2}, end); err != nil { // a torn record
 			t.Fatal(err)
 		}
 		f.Close()
@@ -100,7 +101,7 @@ func TestSpoolIngestsOnce(t *testing.T) {
 		if sp.pending() {
 			t.Error("a fully ingested spool has entries pending after a restart")
 		}
-		sp.f.Close()
+		sp.close()
 		l, err = New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +123,9 @@ func TestSpoolIngestsOnce(t *testing.T) {
 }
 
 // TestSpoolFailsClosed checks that Record reports an error when the spool
-// cannot be written, so that the read it audits fails.
+// cannot be written, so that the read it audits fails: once the space the
+// spool holds is used up and no more can be had (the file is closed here,
+// as when the disk went away), Record fails, and it keeps failing.
 func TestSpoolFailsClosed(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	l, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: t.TempDir()})
@@ -131,8 +134,16 @@ func TestSpoolFailsClosed(t *testing.T) {
 	}
 	defer l.Close()
 	l.spool.f.Close() // the disk went away
-	if err := l.Record(context.Background(), spoolEntry(1)); err == nil {
+	ctx := context.Background()
+	var failed error
+	for i := 0; i < 2*spoolReserve/500 && failed == nil; i++ {
+		failed = l.Record(ctx, spoolEntry(i))
+	}
+	if failed == nil {
 		t.Fatal("Record succeeded with the spool unwritable")
+	}
+	if err := l.Record(ctx, spoolEntry(1)); err == nil {
+		t.Fatal("Record succeeded after a failed one with the spool still unwritable")
 	}
 }
 
@@ -145,27 +156,26 @@ func TestSpoolRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sp.f.Close()
+	defer sp.close()
 	e := spoolEntry(1)
 	if err := e.normalize(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	body := e.Canonical()
 	total := 0
 	for sp.size < spoolRotateAt {
-		batch := make([][]byte, 1000)
-		for i := range batch {
+		var batch []byte
+		for range 1000 {
 			c := e
 			c.ID = ""
 			if err := c.normalize(time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			batch[i] = c.Canonical()
+			batch = appendRecord(batch, &c)
+			total++
 		}
-		if err := sp.append(batch); err != nil {
+		if err := sp.write(batch); err != nil {
 			t.Fatal(err)
 		}
-		total += len(batch)
 	}
 	gen := sp.gen
 	if err := sp.ingest(ctx); err != nil {
@@ -174,7 +184,7 @@ func TestSpoolRotates(t *testing.T) {
 	if sp.gen == gen || sp.size != sp.head {
 		t.Fatalf("no new generation after ingesting %d bytes", spoolRotateAt)
 	}
-	if err := sp.append([][]byte{body}); err != nil {
+	if err := sp.write(appendRecord(nil, &e)); err != nil {
 		t.Fatal(err)
 	}
 	if err := sp.ingest(ctx); err != nil {
@@ -182,5 +192,48 @@ func TestSpoolRotates(t *testing.T) {
 	}
 	if n := countEntries(t, d); n != total+1 {
 		t.Fatalf("%d entries, want %d", n, total+1)
+	}
+	total++
+	if !spoolMapped {
+		return
+	}
+	// The ingester prepares the next generation's file, and more room
+	// before the mapping fills, so that Record never waits for either.
+	if sp.next == nil {
+		t.Fatal("no next generation prepared after an ingest")
+	}
+	prepared := sp.next.gen
+	for sp.size < spoolRotateAt {
+		var batch []byte
+		for range 1000 {
+			c := e
+			c.ID = ""
+			if err := c.normalize(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			batch = appendRecord(batch, &c)
+			total++
+		}
+		if err := sp.write(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sp.reserved-sp.size >= spoolReserve/2 {
+		t.Fatalf("%d of %d reserved bytes used: the test wants the mapping over half full", sp.size, sp.reserved)
+	}
+	if err := sp.ahead(); err != nil {
+		t.Fatal(err)
+	}
+	if sp.reserved-sp.size < spoolReserve/2 {
+		t.Fatalf("after ahead %d of %d reserved bytes are used", sp.size, sp.reserved)
+	}
+	if err := sp.ingest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp.gen != prepared {
+		t.Fatalf("rotated to generation %s, not the one prepared (%s)", sp.gen, prepared)
+	}
+	if n := countEntries(t, d); n != total {
+		t.Fatalf("%d entries, want %d", n, total)
 	}
 }

@@ -176,7 +176,7 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 	if count == 0 {
 		return res, nil
 	}
-	sqlText := fmt.Sprintf("SELECT r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r WHERE %s ORDER BY %s LIMIT %d OFFSET %d", where, order, count+1, offset)
+	sqlText := fmt.Sprintf("SELECT r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r WHERE %s ORDER BY %s LIMIT %d OFFSET %d", where, order, count+1, offset)
 	rows, err := s.db.Read.QueryContext(ctx, sqlText, q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: search %s: %w", typ, err)
@@ -185,11 +185,13 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 	for rows.Next() {
 		st := &Stored{Type: typ}
 		var content string
-		if err := rows.Scan(&st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+		var patients sql.NullString
+		if err := rows.Scan(&st.ID, &st.VersionID, &st.LastUpdated, &content, &patients); err != nil {
 			return nil, fmt.Errorf("fhir: search %s: %w", typ, err)
 		}
 		st.LastUpdated = st.LastUpdated.UTC()
 		st.JSON = []byte(content)
+		setPatients(st, patients)
 		res.Matches = append(res.Matches, st)
 	}
 	if err := rows.Err(); err != nil {
@@ -1008,7 +1010,7 @@ func (in *includer) follow(ctx context.Context, dirs []include, from []*Stored) 
 func (in *includer) query(ctx context.Context, d include, typ string, ids []string) error {
 	q := &query{}
 	var b strings.Builder
-	b.WriteString("SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r JOIN fhir_idx_reference x ON x.org_id = r.org_id AND ")
+	b.WriteString("SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r JOIN fhir_idx_reference x ON x.org_id = r.org_id AND ")
 	if d.rev {
 		// Resources whose reference parameter points at typ/ids.
 		fmt.Fprintf(&b, "x.resource_type = r.resource_type AND x.id = r.id WHERE x.org_id = %s AND x.target_type = %s AND x.target_id IN (%s)",
@@ -1036,7 +1038,8 @@ func (in *includer) query(ctx context.Context, d include, typ string, ids []stri
 	for rows.Next() {
 		st := &Stored{}
 		var content string
-		if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+		var patients sql.NullString
+		if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content, &patients); err != nil {
 			return fmt.Errorf("fhir: %s: %w", d, err)
 		}
 		if in.seen[st.Ref()] || len(in.out) >= maxIncluded {
@@ -1045,6 +1048,7 @@ func (in *includer) query(ctx context.Context, d include, typ string, ids []stri
 		in.seen[st.Ref()] = true
 		st.LastUpdated = st.LastUpdated.UTC()
 		st.JSON = []byte(content)
+		setPatients(st, patients)
 		if in.visible != nil && !in.visible(st) {
 			continue
 		}
@@ -1067,7 +1071,7 @@ func inList(q *query, ids []string) string {
 // ReferringTo returns the live resources that refer to typ/id through any
 // reference parameter, at most limit, by type and id.
 func (s *Searcher) ReferringTo(ctx context.Context, orgID, typ, id string, limit int) ([]*Stored, error) {
-	rows, err := s.db.Read.QueryContext(ctx, fmt.Sprintf(`SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r
+	rows, err := s.db.Read.QueryContext(ctx, fmt.Sprintf(`SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r
 		WHERE r.org_id = $1 AND NOT r.deleted AND EXISTS (SELECT 1 FROM fhir_idx_reference x
 			WHERE x.org_id = r.org_id AND x.resource_type = r.resource_type AND x.id = r.id AND x.target_type = $2 AND x.target_id = $3)
 		ORDER BY r.resource_type, r.id LIMIT %d`, limit), orgID, typ, id)
@@ -1079,11 +1083,13 @@ func (s *Searcher) ReferringTo(ctx context.Context, orgID, typ, id string, limit
 	for rows.Next() {
 		st := &Stored{}
 		var content string
-		if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+		var patients sql.NullString
+		if err := rows.Scan(&st.Type, &st.ID, &st.VersionID, &st.LastUpdated, &content, &patients); err != nil {
 			return nil, err
 		}
 		st.LastUpdated = st.LastUpdated.UTC()
 		st.JSON = []byte(content)
+		setPatients(st, patients)
 		out = append(out, st)
 	}
 	return out, rows.Err()
@@ -1118,7 +1124,7 @@ func (s *Searcher) Match(ctx context.Context, tx *sql.Tx, orgID, typ, rawQuery s
 	for _, c := range q.conds {
 		where += " AND " + c
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT r.id, r.version_id, r.last_updated, r.content FROM fhir_resources r WHERE %s ORDER BY r.id LIMIT %d", where, limit), q.args...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r WHERE %s ORDER BY r.id LIMIT %d", where, limit), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: match %s?%s: %w", typ, rawQuery, err)
 	}
@@ -1127,11 +1133,13 @@ func (s *Searcher) Match(ctx context.Context, tx *sql.Tx, orgID, typ, rawQuery s
 	for rows.Next() {
 		st := &Stored{Type: typ}
 		var content string
-		if err := rows.Scan(&st.ID, &st.VersionID, &st.LastUpdated, &content); err != nil {
+		var patients sql.NullString
+		if err := rows.Scan(&st.ID, &st.VersionID, &st.LastUpdated, &content, &patients); err != nil {
 			return nil, err
 		}
 		st.LastUpdated = st.LastUpdated.UTC()
 		st.JSON = []byte(content)
+		setPatients(st, patients)
 		out = append(out, st)
 	}
 	return out, rows.Err()

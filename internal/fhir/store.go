@@ -40,7 +40,18 @@ type Stored struct {
 	LastUpdated time.Time
 	Deleted     bool
 	JSON        []byte // with id and meta.versionId/lastUpdated set; empty for a deletion
+	// Patients are the ids of the patients in whose compartment this
+	// version is, as the Store's compartment function found them when the
+	// version was written; meaningful only when CompartmentKnown. Versions
+	// written before the Store kept compartments, earlier versions and
+	// deletions leave it unknown: read the JSON then.
+	Patients         []string
+	CompartmentKnown bool
 }
+
+// CompartmentFunc returns the ids of the patients in whose compartment a
+// resource is; ok is false when it cannot tell.
+type CompartmentFunc func(typ, id string, raw []byte) (patients []string, ok bool)
 
 // Ref returns "Type/id".
 func (s *Stored) Ref() string { return s.Type + "/" + s.ID }
@@ -83,6 +94,42 @@ type Store struct {
 	stats   statsKeeper
 	// also are the other modules' reactions to writes (AlsoAnnounce).
 	also []func(ResourcesChangedArgs) river.JobArgs
+	// compartment, when set, is kept with every version written
+	// (KeepCompartments).
+	compartment CompartmentFunc
+}
+
+// KeepCompartments makes the store record with each version it writes the
+// patients f finds for it, and return them with the current version
+// (Stored.Patients), so that readers that need them (the access policy,
+// the audit log) do not read the JSON again. Call it before the store is
+// used.
+func (s *Store) KeepCompartments(f CompartmentFunc) { s.compartment = f }
+
+// patientsColumn is the value of fhir_resources.patients for st: the ids
+// separated by spaces, or NULL when unknown.
+func patientsColumn(st *Stored) any {
+	if !st.CompartmentKnown {
+		return nil
+	}
+	return strings.Join(st.Patients, " ")
+}
+
+// setPatients fills st's compartment from a fhir_resources.patients value.
+func setPatients(st *Stored, col sql.NullString) {
+	if col.Valid {
+		st.Patients, st.CompartmentKnown = strings.Fields(col.String), true
+	}
+}
+
+// AlsoAnnounce makes every write transaction also insert the job that f
+// returns for its changes, beside fhir.resources_changed and in the same
+// transaction: a module reacts to writes without ever missing one. f
+// returns nil to skip a change set; it must be quick and must not keep the
+// args. Call AlsoAnnounce while wiring, before the Store is used: it is not
+// safe to call concurrently with writes.
+func (s *Store) AlsoAnnounce(f func(ResourcesChangedArgs) river.JobArgs) {
+	s.also = append(s.also, f)
 }
 
 // NewStore returns a Store on d that announces changes through jobs and
@@ -127,16 +174,6 @@ func (c *changeSet) add(s *Stored, live int64) {
 	}
 	c.live[s.Type] += live
 	c.refs = append(c.refs, fmt.Sprintf("%s/%s/_history/%d", s.Type, s.ID, s.VersionID))
-}
-
-// AlsoAnnounce makes every write transaction also insert the job that f
-// returns for its changes, beside fhir.resources_changed and in the same
-// transaction: a module reacts to writes without ever missing one. f
-// returns nil to skip a change set; it must be quick and must not keep the
-// args. Call AlsoAnnounce while wiring, before the Store is used: it is not
-// safe to call concurrently with writes.
-func (s *Store) AlsoAnnounce(f func(ResourcesChangedArgs) river.JobArgs) {
-	s.also = append(s.also, f)
 }
 
 // announce inserts one fhir.resources_changed job for the changes in tx,
@@ -244,9 +281,10 @@ func (s *Store) ReadTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (
 func (s *Store) read(ctx context.Context, q queryer, orgID, typ, id string) (*Stored, error) {
 	st := Stored{Type: typ, ID: id}
 	var content string
-	err := q.QueryRowContext(ctx, `SELECT version_id, last_updated, deleted, content FROM fhir_resources
+	var patients sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT version_id, last_updated, deleted, content, patients FROM fhir_resources
 		WHERE org_id = $1 AND resource_type = $2 AND id = $3`, orgID, typ, id).
-		Scan(&st.VersionID, &st.LastUpdated, &st.Deleted, &content)
+		Scan(&st.VersionID, &st.LastUpdated, &st.Deleted, &content, &patients)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.NotFoundf("%s/%s is not known", typ, id)
 	}
@@ -258,6 +296,7 @@ func (s *Store) read(ctx context.Context, q queryer, orgID, typ, id string) (*St
 	if st.Deleted {
 		return &st, errs.E(errs.Gone, fmt.Sprintf("%s/%s was deleted", typ, id))
 	}
+	setPatients(&st, patients)
 	return &st, nil
 }
 

@@ -75,6 +75,9 @@ func (w *writer) add(typ, id string, raw []byte, version int64, replace bool, li
 			}
 		}
 		st.JSON = sp.stamp(version, now)
+		if w.s.compartment != nil {
+			st.Patients, st.CompartmentKnown = w.s.compartment(typ, id, raw)
+		}
 		if p != nil && p.done {
 			pd.entries = p.entries
 		} else if w.s.indexer != nil {
@@ -142,7 +145,7 @@ func (w *writer) delete(ctx context.Context, tx *sql.Tx, typ, id string, where i
 }
 
 // resourcesPerInsert is the most new resources one INSERT stores; with
-// seven columns each that stays far below both engines' parameter limits.
+// eight columns each that stays far below both engines' parameter limits.
 const resourcesPerInsert = 64
 
 // rowsPerInsert are the sizes of the multi-row INSERTs of index rows, tried
@@ -198,9 +201,9 @@ func (w *writer) replace(ctx context.Context, tx *sql.Tx, p pending) error {
 		}
 		return fmt.Errorf("fhir: keep history of %s: %w", st.Ref(), err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7
+	res, err := tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7, patients = $9
 		WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $8`,
-		w.orgID, st.Type, st.ID, st.VersionID, st.LastUpdated, st.Deleted, string(st.JSON), st.VersionID-1)
+		w.orgID, st.Type, st.ID, st.VersionID, st.LastUpdated, st.Deleted, string(st.JSON), st.VersionID-1, patientsColumn(st))
 	if err != nil {
 		return fmt.Errorf("fhir: store %s: %w", st.Ref(), err)
 	}
@@ -227,14 +230,14 @@ func (w *writer) unindex(ctx context.Context, tx *sql.Tx, st *Stored) error {
 func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []pending) error {
 	var b strings.Builder
 	b.WriteString(w.s.insertInto())
-	b.WriteString("fhir_resources (org_id, resource_type, id, version_id, last_updated, deleted, content) VALUES ")
-	args := make([]any, 0, 7*len(ps))
+	b.WriteString("fhir_resources (org_id, resource_type, id, version_id, last_updated, deleted, content, patients) VALUES ")
+	args := make([]any, 0, 8*len(ps))
 	for i, p := range ps {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		args = append(args, w.orgID, p.st.Type, p.st.ID, p.st.VersionID, p.st.LastUpdated, p.st.Deleted, string(p.st.JSON))
-		w.s.placeholders(&b, len(args)-7, 7)
+		args = append(args, w.orgID, p.st.Type, p.st.ID, p.st.VersionID, p.st.LastUpdated, p.st.Deleted, string(p.st.JSON), patientsColumn(p.st))
+		w.s.placeholders(&b, len(args)-8, 8)
 	}
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		if isUniqueViolation(err) {

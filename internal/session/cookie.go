@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"strings"
 )
 
 // CookieName is the name of the session cookie. Over HTTPS it carries the
@@ -37,12 +38,44 @@ func (c Cookies) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: c.name(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
 }
 
-// Secret returns the session secret of r's cookie, or "".
+// Secret returns the session secret of r's cookie, or "". It reads the
+// Cookie headers in place: r.Cookie parses every cookie into values of its
+// own, which cost each signed-in request a few hundred nanoseconds. As with
+// r.Cookie the first well-formed cookie of the name counts; a value that is
+// not made of a secret's characters (unpadded URL-safe base64) is skipped.
 func (c Cookies) Secret(r *http.Request) string {
-	if ck, err := r.Cookie(c.name()); err == nil {
-		return ck.Value
+	name := c.name()
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if isSecret(v) {
+				return v
+			}
+		}
 	}
 	return ""
+}
+
+// isSecret reports whether v could be a session secret: 1 to 256
+// characters of unpadded URL-safe base64.
+func isSecret(v string) bool {
+	if v == "" || len(v) > 256 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch b := v[i]; {
+		case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 type ctxKey struct{}

@@ -77,7 +77,7 @@ type Store struct {
 	// recent holds open sessions found within CacheFor, by secret hash,
 	// so that a burst of requests reads the session once. Ending or
 	// renewing a session through this Store drops it at once.
-	recent *ttlcache.Cache[string, Session]
+	recent *ttlcache.Cache[secretKey, *Session]
 }
 
 // CacheFor is how long a session found open is trusted without reading it
@@ -101,7 +101,7 @@ func NewStore(d *db.DB, p Policy) *Store {
 	if p.TouchEvery <= 0 {
 		p.TouchEvery = DefaultPolicy.TouchEvery
 	}
-	return &Store{db: d, policy: p, now: func() time.Time { return time.Now().UTC() }, recent: ttlcache.New[string, Session](100000)}
+	return &Store{db: d, policy: p, now: func() time.Time { return time.Now().UTC() }, recent: ttlcache.New[secretKey, *Session](100000)}
 }
 
 // SetClock replaces the clock, for tests.
@@ -140,9 +140,15 @@ func newSecret() (secret, hash string) {
 }
 
 func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	key := keyOf(secret)
+	return hex.EncodeToString(key[:])
 }
+
+// secretKey is the SHA-256 of a secret: what the cache of recent sessions
+// is keyed by (the hex form stored in the database costs an allocation).
+type secretKey [sha256.Size]byte
+
+func keyOf(secret string) secretKey { return sha256.Sum256([]byte(secret)) }
 
 // Open starts a session and returns it with its secret, which goes into
 // the cookie and is never stored.
@@ -228,7 +234,8 @@ func (se *Session) open(now time.Time) bool {
 // Find returns the open session of a secret and records its use. A secret
 // of no open session (or of one awaiting its second factor) is an
 // errs.Unauthorized wrapping ErrNoSession; a session found idle or expired
-// is ended on the way.
+// is ended on the way. The session returned is shared with other requests
+// of the same secret for up to CacheFor: read it, do not modify it.
 func (s *Store) Find(ctx context.Context, secret string) (*Session, error) {
 	return s.find(ctx, secret, stageActive)
 }
@@ -243,14 +250,15 @@ func (s *Store) find(ctx context.Context, secret, stage string) (*Session, error
 	if secret == "" {
 		return nil, noSession()
 	}
-	hash := hashSecret(secret)
+	key := keyOf(secret)
 	now := s.now()
 	if stage == stageActive {
-		if se, ok := s.recent.Get(hash, now); ok && se.open(now) && now.Sub(se.LastSeenAt) < s.policy.TouchEvery {
-			return &se, nil
+		if se, ok := s.recent.Get(key, now); ok && se.open(now) && now.Sub(se.LastSeenAt) < s.policy.TouchEvery {
+			return se, nil
 		}
 	}
-	s.recent.Delete(hash)
+	s.recent.Delete(key)
+	hash := hex.EncodeToString(key[:])
 	se, err := scan(s.db.Read.QueryRowContext(ctx, "SELECT "+columns+" FROM sessions WHERE token_hash = $1 AND stage = $2 AND ended_at IS NULL", hash, stage))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSession()
@@ -271,24 +279,26 @@ func (s *Store) find(ctx context.Context, secret, stage string) (*Session, error
 		se.LastSeenAt = now
 	}
 	if stage == stageActive {
-		s.recent.Put(hash, *se, now, now.Add(CacheFor))
+		s.recent.Put(key, se, now, now.Add(CacheFor))
 	}
 	return se, nil
 }
 
 // forget drops the remembered sessions that drop reports true for.
 func (s *Store) forget(drop func(se *Session) bool) {
-	s.recent.DeleteFunc(func(se Session) bool { return drop(&se) })
+	s.recent.DeleteFunc(drop)
 }
 
 // Renew gives the session of secret a new secret, at a privilege change
 // (a second factor verified, a role changed): the old secret opens nothing
 // afterwards. factorVerified records a second factor verified now.
 func (s *Store) Renew(ctx context.Context, secret string, factorVerified bool) (*Session, string, error) {
-	se, err := s.Find(ctx, secret)
+	found, err := s.Find(ctx, secret)
 	if err != nil {
 		return nil, "", err
 	}
+	se := new(Session)
+	*se = *found // found may be shared with other requests
 	fresh, hash := newSecret()
 	now := s.now()
 	q := "UPDATE sessions SET token_hash = $2, last_seen_at = $3 WHERE token_hash = $1 AND stage = 'active' AND ended_at IS NULL"
@@ -297,7 +307,7 @@ func (s *Store) Renew(ctx context.Context, secret string, factorVerified bool) (
 		q = "UPDATE sessions SET token_hash = $2, last_seen_at = $3, factor_at = $3 WHERE token_hash = $1 AND stage = 'active' AND ended_at IS NULL"
 		se.FactorAt = now
 	}
-	s.recent.Delete(hashSecret(secret))
+	s.recent.Delete(keyOf(secret))
 	res, err := s.db.Write.ExecContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: renew: %w", err)
@@ -381,7 +391,7 @@ func (s *Store) End(ctx context.Context, orgID, accountID, id string) error {
 // or ended session does nothing.
 func (s *Store) EndSecret(ctx context.Context, secret string) error {
 	hash := hashSecret(secret)
-	s.recent.Delete(hash)
+	s.recent.Delete(keyOf(secret))
 	if _, err := s.db.Write.ExecContext(ctx, "UPDATE sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL", hash, s.now()); err != nil {
 		return fmt.Errorf("session: sign out: %w", err)
 	}

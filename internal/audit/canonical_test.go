@@ -1,0 +1,57 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// marshalCanonical is the reference encoding of an entry: encoding/json of
+// the canonical struct, which the hand-written encoder must match byte for
+// byte (entries stored by earlier versions were encoded this way).
+func marshalCanonical(t testing.TB, e *Entry) []byte {
+	c := canonical{
+		V: canonicalVersion, ID: e.ID, OrgID: e.OrgID,
+		Recorded: e.Recorded.UTC().Format(recordedLayout),
+		Type:     e.Type, Subtype: nonNil(e.Subtype), Action: e.Action, Outcome: e.Outcome,
+		OutcomeDesc: e.OutcomeDesc, Agent: e.Agent, Patients: nonNil(e.Patients),
+		Entities: nonNil(e.Entities), RequestID: e.RequestID,
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCanonicalMatchesJSON(t *testing.T) {
+	at := time.Date(2026, 11, 24, 1, 2, 3, 456789000, time.UTC)
+	for _, e := range []Entry{
+		{},
+		{ID: "0193", OrgID: "org", Recorded: at, Type: TypeRest, Subtype: []Coding{Interaction("read")}, Action: Read,
+			Agent:    Agent{Subject: "account/1", Role: "clinician", PurposeOfUse: "TREAT", Address: "127.0.0.1"},
+			Patients: []string{"Patient/a", "Patient/b"}, Entities: []Entity{{What: "Observation/1"}, {Query: "code=1&date=ge2020"}}, RequestID: "r1"},
+		{Type: Coding{Code: "x"}, Agent: Agent{ClientID: "c"}, Entities: []Entity{{}}, OutcomeDesc: "refused <by> \"the\" policy & more\n\t\r\b\f\x00\x1f\x7f"},
+		{OutcomeDesc: "\u2028\u2029 é ü 漢字 \xff\xfe bad \xe2\x82 utf8 😀", Agent: Agent{Name: "Zoë O'Brien \\ /"}},
+		{Outcome: MajorFailure, Action: Execute, Subtype: []Coding{Subtype("break-glass"), {System: "s", Code: "c", Display: "d"}}},
+	} {
+		got, want := e.Canonical(), marshalCanonical(t, &e)
+		if !bytes.Equal(got, want) {
+			t.Errorf("canonical bytes differ:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func FuzzCanonicalMatchesJSON(f *testing.F) {
+	f.Add("id", "org", "subject", "query", "Patient/1", int64(0))
+	f.Add("<&>", "\u2028", "\xff", "\x00", "é", int64(1732400000123456))
+	f.Fuzz(func(t *testing.T, id, org, subject, query, patient string, micros int64) {
+		e := Entry{ID: id, OrgID: org, Recorded: time.UnixMicro(micros % 253402300799000000), Type: Coding{Code: query, Display: subject},
+			Action: Action(id), Agent: Agent{Subject: subject, Address: org}, Patients: []string{patient},
+			Entities: []Entity{{What: patient, Query: query}}, RequestID: query, OutcomeDesc: subject + query}
+		if got, want := e.Canonical(), marshalCanonical(t, &e); !bytes.Equal(got, want) {
+			t.Fatalf("canonical bytes differ:\n got %s\nwant %s", got, want)
+		}
+	})
+}
