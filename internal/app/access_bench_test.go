@@ -128,9 +128,7 @@ func timePaced(b *testing.B, h http.Handler, r *http.Request, rate int) {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
 	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+	reportPercentiles(b, times)
 }
 
 // timeRequests serves r with h once per benchmark iteration, fails on an
@@ -148,9 +146,7 @@ func timeRequests(b *testing.B, h http.Handler, r *http.Request) {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
 	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
+	reportPercentiles(b, times)
 }
 
 // BenchmarkPersonPolicy times what the policy adds to a person's read, on
@@ -184,4 +180,11 @@ func BenchmarkPersonPolicy(b *testing.B) {
 			b.Fatal("not visible")
 		}
 	}
+}
+
+// reportPercentiles reports the median and the 99th percentile of times.
+func reportPercentiles(b *testing.B, times []time.Duration) {
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
 }

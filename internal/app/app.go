@@ -69,7 +69,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	river.AddWorker(workers, fhir.NewCountWorker(d))
 	river.AddWorker(workers, fhir.NewExportWorker(d))
 	a.addAccountWorkers(workers)
-	a.addJourneyWorkers(workers)
+	if err := a.addJourneyWorkers(workers); err != nil {
+		d.Close()
+		return nil, err
+	}
 	a.Jobs, err = jobs.New(d, jobs.Config{
 		Workers:      workers,
 		MaxWorkers:   cfg.JobWorkers,

@@ -40,17 +40,23 @@ func (d *journeyDeps) CancelTx(ctx context.Context, tx *sql.Tx, id int64) error 
 	return d.jobs.CancelTx(ctx, tx, id)
 }
 
-// addJourneyWorkers builds the journeys' service and registers its
-// workers; wireJourneys completes it once the queue and the FHIR store
-// exist.
-func (a *App) addJourneyWorkers(workers *river.Workers) {
+// addJourneyWorkers builds the journeys' service with its metrics on the
+// app's registry and registers its workers; wireJourneys completes it once
+// the queue and the FHIR store exist.
+func (a *App) addJourneyWorkers(workers *river.Workers) error {
 	a.journeyDeps = &journeyDeps{}
 	log := a.Log.With("component", "journey")
+	metrics, err := journey.NewMetrics(a.Registry, a.DB)
+	if err != nil {
+		return err
+	}
 	a.Journeys = journey.New(journey.Config{DB: a.DB, Resources: a.journeyDeps, Jobs: a.journeyDeps,
-		Interpreter: interpreter{}, Notifier: logNotifier{log: log}, Log: log})
+		Interpreter: interpreter{}, Notifier: logNotifier{log: log}, Log: log, Metrics: metrics})
 	river.AddWorker(workers, journey.NewChangesWorker(a.Journeys))
 	river.AddWorker(workers, journey.NewDeadlineWorker(a.Journeys))
 	river.AddWorker(workers, journey.NewReleaseWorker(a.Journeys))
+	river.AddWorker(workers, journey.NewOutreachWorker(a.Journeys))
+	return nil
 }
 
 // wireJourneys hands the journeys the queue and the FHIR store, and makes

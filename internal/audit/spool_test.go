@@ -147,6 +147,29 @@ func TestSpoolFailsClosed(t *testing.T) {
 	}
 }
 
+// fillSpool writes copies of e, each with an id of its own, until the
+// spool is large enough to rotate, and returns how many it wrote.
+func fillSpool(t *testing.T, sp *spool, e Entry) int {
+	t.Helper()
+	n := 0
+	for sp.size < spoolRotateAt {
+		var batch []byte
+		for range 1000 {
+			c := e
+			c.ID = ""
+			if err := c.normalize(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			batch = appendRecord(batch, &c)
+			n++
+		}
+		if err := sp.write(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
 // TestSpoolRotates checks that a fully ingested, large spool starts a new
 // generation and that entries before and after are all stored once.
 func TestSpoolRotates(t *testing.T) {
@@ -162,21 +185,7 @@ func TestSpoolRotates(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := 0
-	for sp.size < spoolRotateAt {
-		var batch []byte
-		for range 1000 {
-			c := e
-			c.ID = ""
-			if err := c.normalize(time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			batch = appendRecord(batch, &c)
-			total++
-		}
-		if err := sp.write(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	total += fillSpool(t, sp, e)
 	gen := sp.gen
 	if err := sp.ingest(ctx); err != nil {
 		t.Fatal(err)
@@ -203,21 +212,7 @@ func TestSpoolRotates(t *testing.T) {
 		t.Fatal("no next generation prepared after an ingest")
 	}
 	prepared := sp.next.gen
-	for sp.size < spoolRotateAt {
-		var batch []byte
-		for range 1000 {
-			c := e
-			c.ID = ""
-			if err := c.normalize(time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			batch = appendRecord(batch, &c)
-			total++
-		}
-		if err := sp.write(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	total += fillSpool(t, sp, e)
 	if sp.reserved-sp.size >= spoolReserve/2 {
 		t.Fatalf("%d of %d reserved bytes used: the test wants the mapping over half full", sp.size, sp.reserved)
 	}

@@ -48,6 +48,7 @@ type API struct {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /journeys/inbox", a.with(a.inbox))
 	mux.HandleFunc("GET /journeys/mine", a.with(a.mine))
+	mux.HandleFunc("GET /journeys/measurements", a.measurements)
 	mux.HandleFunc("GET /journeys/{id}", a.with(a.get))
 	mux.HandleFunc("POST /journeys/{id}/acknowledge", a.with(a.acknowledge))
 	mux.HandleFunc("POST /journeys/{id}/comment", a.with(a.comment))
@@ -177,19 +178,31 @@ func (a *API) inbox(w http.ResponseWriter, r *http.Request, c *caller) error {
 		return err
 	}
 	acc := Access{Action: "read", What: "inbox", Query: "queue=" + q.Get("queue")}
-	for _, j := range page {
-		acc.add(&j)
+	ptrs := make([]*Journey, len(page))
+	ids := make([]string, len(page))
+	for i := range page {
+		acc.add(&page[i])
+		ptrs[i], ids[i] = &page[i], page[i].ID
+	}
+	etas, err := a.Service.ETAs(r.Context(), c.p.OrgID, ptrs)
+	if err != nil {
+		return err
+	}
+	var outreach map[string][]Outreach
+	if q.Get("queue") == QueueOutreach {
+		if outreach, err = a.Service.Outreaches(r.Context(), c.p.OrgID, ids, OutreachOpen); err != nil {
+			return err
+		}
 	}
 	if err := a.Audit.Record(r.Context(), c.p, acc); err != nil {
 		return err
 	}
-	if page == nil {
-		page = []Journey{}
-	}
+	items := make([]staffView, len(page))
 	for i := range page {
 		c.redact(&page[i])
+		items[i] = staffView{Journey: &page[i], ETA: etas[page[i].ID], Outreach: outreach[page[i].ID]}
 	}
-	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"journeys": page, "next": next})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"journeys": items, "next": next})
 }
 
 func (acc *Access) add(j *Journey) {
@@ -202,10 +215,12 @@ func (acc *Access) add(j *Journey) {
 	acc.Patients = append(acc.Patients, j.PatientID)
 }
 
-// staffView is a journey as the care team sees it.
+// staffView is a journey as the care team sees it: with its expected
+// result while it waits for one, and its outreach.
 type staffView struct {
 	*Journey
-	Events []Transition `json:"events"`
+	ETA      *ETA       `json:"eta,omitempty"`
+	Outreach []Outreach `json:"outreach,omitempty"`
 }
 
 // get returns one journey with its events: the care team's view, or the
@@ -223,19 +238,33 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := a.Audit.Record(r.Context(), c.p, acc); err != nil {
 		return err
 	}
-	if !c.staff {
-		return httpx.WriteJSON(w, http.StatusOK, patientViewOf(j, evs))
-	}
-	return httpx.WriteJSON(w, http.StatusOK, c.staffView(j, evs))
+	return a.answer(w, r, c, j, evs)
 }
 
-// staffView returns the care team's view of a journey for c.
-func (c *caller) staffView(j *Journey, evs []Transition) staffView {
+// answer writes one journey as c may see it: the patient's view, or the
+// care team's with its ETA and outreach.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, c *caller, j *Journey, evs []Transition) error {
+	etas, err := a.Service.ETAs(r.Context(), c.p.OrgID, []*Journey{j})
+	if err != nil {
+		return err
+	}
+	if !c.staff {
+		v := patientViewOf(j, evs)
+		v.ETA = etas[j.ID]
+		return httpx.WriteJSON(w, http.StatusOK, v)
+	}
+	outreach, err := a.Service.Outreaches(r.Context(), c.p.OrgID, []string{j.ID})
+	if err != nil {
+		return err
+	}
 	if evs == nil {
 		evs = []Transition{}
 	}
 	c.redact(j)
-	return staffView{Journey: j, Events: evs}
+	return httpx.WriteJSON(w, http.StatusOK, struct {
+		staffView
+		Events []Transition `json:"events"`
+	}{staffView{Journey: j, ETA: etas[j.ID], Outreach: outreach[j.ID]}, evs})
 }
 
 // PatientView is a journey as the patient's timeline shows it: the test,
@@ -252,6 +281,8 @@ type PatientView struct {
 	FollowupRecommended bool        `json:"followup_recommended"`
 	Viewed              bool        `json:"viewed"`
 	Steps               []StageTime `json:"steps"`
+	// ETA is when the result is expected, while the order waits for it.
+	ETA *ETA `json:"eta,omitempty"`
 }
 
 // StageTime is a stage reached, and when.
@@ -296,10 +327,20 @@ func (a *API) mine(w http.ResponseWriter, r *http.Request, c *caller) error {
 		return err
 	}
 	acc := Access{Action: "read", What: "mine"}
+	ptrs := make([]*Journey, len(js))
+	for i := range js {
+		ptrs[i] = &js[i]
+	}
+	etas, err := a.Service.ETAs(r.Context(), c.p.OrgID, ptrs)
+	if err != nil {
+		return err
+	}
 	out := make([]PatientView, 0, len(js))
 	for i := range js {
 		acc.add(&js[i])
-		out = append(out, patientViewOf(&js[i], evs[js[i].ID]))
+		v := patientViewOf(&js[i], evs[js[i].ID])
+		v.ETA = etas[js[i].ID]
+		out = append(out, v)
 	}
 	if err := a.Audit.Record(r.Context(), c.p, acc); err != nil {
 		return err
@@ -327,10 +368,7 @@ func (a *API) done(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err != nil {
 		return err
 	}
-	if !c.staff {
-		return httpx.WriteJSON(w, http.StatusOK, patientViewOf(j, evs))
-	}
-	return httpx.WriteJSON(w, http.StatusOK, c.staffView(j, evs))
+	return a.answer(w, r, c, j, evs)
 }
 
 type noteRequest struct {
@@ -421,4 +459,67 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 		return nil
 	}
 	return httpx.DecodeJSON(w, r, v)
+}
+
+// measurementRoles may read the measurements: the people who run the
+// service (care coordinators, organisation admins) and clinicians. They
+// are counts and times over the whole organisation; the breaches name
+// journeys by id only, without patient or result.
+var measurementRoles = []identity.Role{identity.RoleCoordinator, identity.RoleAdmin, identity.RoleClinician}
+
+// measurements answers GET /journeys/measurements?from=&to= (RFC 3339
+// times or dates; by default the last 30 days): Service.Measure for the
+// caller's organisation, audited with the window and the journeys listed.
+func (a *API) measurements(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		p, err := a.Users.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		c := &caller{p: p}
+		if err := c.needRole(measurementRoles...); err != nil {
+			return err
+		}
+		now := a.Service.clock()
+		to, err := parseWhen("to", r.URL.Query().Get("to"), now)
+		if err != nil {
+			return err
+		}
+		from, err := parseWhen("from", r.URL.Query().Get("from"), to.Add(-30*24*time.Hour))
+		if err != nil {
+			return err
+		}
+		m, err := a.Service.Measure(r.Context(), p.OrgID, from, to)
+		if err != nil {
+			return err
+		}
+		acc := Access{Action: "read", What: "measurements", Query: "from=" + from.Format(time.RFC3339) + "&to=" + to.Format(time.RFC3339)}
+		seen := map[string]bool{}
+		for _, b := range m.Breaches.List {
+			if !seen[b.JourneyID] {
+				seen[b.JourneyID] = true
+				acc.Journeys = append(acc.Journeys, b.JourneyID)
+			}
+		}
+		if err := a.Audit.Record(r.Context(), p, acc); err != nil {
+			return err
+		}
+		return httpx.WriteJSON(w, http.StatusOK, m)
+	}()
+	if err != nil {
+		httpx.WriteError(w, r, err)
+	}
+}
+
+// parseWhen reads an RFC 3339 time or a date (midnight UTC); "" is def.
+func parseWhen(field, v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errs.Invalidf(field, "must be a time (2026-11-20T09:00:00Z) or a date (2026-11-20)")
 }

@@ -75,10 +75,17 @@ func (s *Service) Apply(ctx context.Context, sqlTx *sql.Tx, orgID string, versio
 	if err != nil {
 		return nil, err
 	}
-	return s.applyRead(ctx, sqlTx, orgID, rs)
+	t, err := s.applyRead(ctx, sqlTx, orgID, rs)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	return t.notices, nil
 }
 
-func (s *Service) applyRead(ctx context.Context, sqlTx *sql.Tx, orgID string, rs []*resource) ([]Notice, error) {
+// applyRead applies parsed versions in sqlTx and returns the transaction's
+// work (nil when there was nothing to apply), for Service.committed once
+// sqlTx commits.
+func (s *Service) applyRead(ctx context.Context, sqlTx *sql.Tx, orgID string, rs []*resource) (*tx, error) {
 	if len(rs) == 0 {
 		return nil, nil
 	}
@@ -97,7 +104,7 @@ func (s *Service) applyRead(ctx context.Context, sqlTx *sql.Tx, orgID string, rs
 	if err := t.finish(); err != nil {
 		return nil, err
 	}
-	return t.notices, nil
+	return t, nil
 }
 
 // lockPatients serialises, on PostgreSQL, the transactions that apply
@@ -236,7 +243,9 @@ func (t *tx) link(r *resource, p *pending, role string, level Flag, reason strin
 // open starts a journey following r.
 func (t *tx) open(r *resource) *pending {
 	j := &Journey{OrgID: t.orgID, ID: uuid.NewString(), Anchor: r.ref(), PatientID: r.Patient, OpenedAt: r.At, UpdatedAt: r.At}
-	return t.keep(j, true)
+	p := t.keep(j, true)
+	p.source = r
+	return p
 }
 
 // describe fills the journey's test and clinician from r where it has none

@@ -53,10 +53,10 @@ func (w *ChangesWorker) Work(ctx context.Context, job *river.Job[ChangesArgs]) e
 	if err != nil {
 		return err
 	}
-	var notices []Notice
+	var done *tx
 	err = w.s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if notices, err = w.s.applyRead(ctx, tx, job.Args.OrgID, rs); err != nil {
+		if done, err = w.s.applyRead(ctx, tx, job.Args.OrgID, rs); err != nil {
 			return err
 		}
 		return jobs.CompleteTx(ctx, tx, job)
@@ -64,7 +64,7 @@ func (w *ChangesWorker) Work(ctx context.Context, job *river.Job[ChangesArgs]) e
 	if err != nil {
 		return err
 	}
-	w.s.send(ctx, notices)
+	w.s.committed(ctx, done)
 	return nil
 }
 
@@ -124,6 +124,7 @@ func (t *tx) deadline(a DeadlineArgs) error {
 	switch {
 	case a.Step == StepAcknowledge && a.Level == EscalatedNone:
 		j.Escalation = EscalatedCovering
+		t.counts.breach(BreachAcknowledge)
 		p.record(t.now, KindEscalation, j.Stage, j.Stage, cause, "", "critical result not acknowledged in time: escalated to the covering clinician")
 		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "covering-clinician",
 			Who: t.policy.CoveringClinician, What: "A critical result waits for acknowledgement."})
@@ -138,12 +139,14 @@ func (t *tx) deadline(a DeadlineArgs) error {
 	case a.Step == StepAcknowledge:
 		j.Escalation = EscalatedCoordinator
 		j.clockJob = nil
-		p.record(t.now, KindEscalation, j.Stage, j.Stage, cause, "", "critical result still not acknowledged: escalated to the care coordinator")
+		t.counts.breach(BreachCoveringAcknowledge)
+		p.record(t.now, KindEscalation, j.Stage, j.Stage, "deadline:covering-"+a.Step, "", "critical result still not acknowledged: escalated to the care coordinator")
 		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "care-coordinator",
 			Who: t.policy.CareCoordinator, What: "A critical result is still not acknowledged."})
 	default:
 		j.Escalation = EscalatedCovering
 		j.clockJob = nil
+		t.counts.breach(BreachReview)
 		p.record(t.now, KindReminder, j.Stage, j.Stage, cause, "", "review overdue")
 		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "ordering-clinician",
 			Who: j.Clinician, What: "A result's review is overdue."})

@@ -37,6 +37,7 @@ const (
 	QueueUnviewed         = "unviewed"          // released results the patient has not viewed
 	QueueFollowupUnbooked = "followup-unbooked" // follow-ups recommended and not booked
 	QueueOpen             = "open"              // every open journey
+	QueueOutreach         = "outreach"          // patients a care coordinator should reach (see Outreach)
 )
 
 var queueWhere = map[string]string{
@@ -46,6 +47,8 @@ var queueWhere = map[string]string{
 	QueueUnviewed:         "released_at IS NOT NULL AND viewed_at IS NULL",
 	QueueFollowupUnbooked: "followup_at IS NOT NULL AND booked_at IS NULL",
 	QueueOpen:             "1 = 1",
+	QueueOutreach: "EXISTS (SELECT 1 FROM journey_outreach o WHERE o.org_id = journeys.org_id AND o.journey_id = journeys.id AND o.state = '" +
+		OutreachOpen + "')",
 }
 
 // InboxQuery selects a page of the inbox.
@@ -68,7 +71,7 @@ func (s *Service) Inbox(ctx context.Context, orgID string, q InboxQuery) ([]Jour
 	}
 	cond, ok := queueWhere[q.Queue]
 	if !ok {
-		return nil, "", errs.Invalidf("queue", "%q is not a queue: review, overdue-review, escalated, unviewed, followup-unbooked or open", q.Queue)
+		return nil, "", errs.Invalidf("queue", "%q is not a queue: review, overdue-review, escalated, unviewed, followup-unbooked, outreach or open", q.Queue)
 	}
 	count, err := pageSize(q.Count)
 	if err != nil {

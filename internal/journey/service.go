@@ -77,6 +77,7 @@ type Config struct {
 	Jobs        Jobs
 	Interpreter Interpreter      // nil: SourceInterpreter
 	Notifier    Notifier         // nil: notices are only logged
+	Metrics     *Metrics         // nil: no metrics (see NewMetrics)
 	Now         func() time.Time // nil: time.Now
 	Log         *slog.Logger
 }
@@ -91,12 +92,13 @@ type Service struct {
 	notify Notifier
 	now    func() time.Time
 	log    *slog.Logger
+	stats  *Metrics
 }
 
 // New returns the journeys' service.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.DB, st: store{dialect: cfg.DB.Dialect}, fhir: cfg.Resources, jobs: cfg.Jobs,
-		interp: cfg.Interpreter, notify: cfg.Notifier, now: cfg.Now, log: cfg.Log}
+		interp: cfg.Interpreter, notify: cfg.Notifier, now: cfg.Now, log: cfg.Log, stats: cfg.Metrics}
 	if s.interp == nil {
 		s.interp = SourceInterpreter{}
 	}
@@ -136,6 +138,12 @@ type pending struct {
 	// (Policy.HistoricalAfter).
 	history bool
 	reflag  bool // its results changed: recompute the flag
+	// was is the journey as it was stored before this transaction (or
+	// last finished): what changed decides the ETA's samples and the
+	// outreach clocks (see track).
+	was snapshot
+	// source is the resource that opened the journey in this transaction.
+	source *resource
 }
 
 // record appends an event.
@@ -219,6 +227,7 @@ type tx struct {
 	touched  []*pending
 	patients map[string]*Patient
 	notices  []Notice
+	counts   counts          // what the metrics count once the transaction commits
 	ensuring map[string]bool // resources applied or being applied (see ensure)
 }
 
@@ -233,7 +242,7 @@ func (s *Service) begin(ctx context.Context, sqlTx *sql.Tx, orgID string) (*tx, 
 }
 
 func (t *tx) keep(j *Journey, isNew bool) *pending {
-	p := &pending{j: j, isNew: isNew}
+	p := &pending{j: j, isNew: isNew, was: snapshotOf(j, !isNew)}
 	t.byID[j.ID] = p
 	t.byAnchor[j.Anchor] = p
 	t.touched = append(t.touched, p)
@@ -290,6 +299,9 @@ func (t *tx) finish() error {
 			}
 		}
 		if err := t.s.st.addEvents(t.ctx, t.tx, p.j, p.evs); err != nil {
+			return err
+		}
+		if err := t.track(p); err != nil {
 			return err
 		}
 		p.evs, p.reflag = nil, false
@@ -455,7 +467,7 @@ func (t *tx) interpret(raw []byte, patientID string, at time.Time) (Flag, string
 // the notices after it committed. extra, when not nil, runs in the same
 // transaction after fn and the settling (a job's completion).
 func (s *Service) inTx(ctx context.Context, orgID string, fn func(t *tx) error, extra func(*sql.Tx) error) error {
-	var notices []Notice
+	var done *tx
 	err := s.db.InTx(ctx, func(sqlTx *sql.Tx) error {
 		t, err := s.begin(ctx, sqlTx, orgID)
 		if err != nil {
@@ -467,7 +479,7 @@ func (s *Service) inTx(ctx context.Context, orgID string, fn func(t *tx) error, 
 		if err := t.finish(); err != nil {
 			return err
 		}
-		notices = t.notices
+		done = t
 		if extra != nil {
 			return extra(sqlTx)
 		}
@@ -476,8 +488,18 @@ func (s *Service) inTx(ctx context.Context, orgID string, fn func(t *tx) error, 
 	if err != nil {
 		return err
 	}
-	s.send(ctx, notices)
+	s.committed(ctx, done)
 	return nil
+}
+
+// committed sends a committed transaction's notices and counts its
+// transitions and breaches in the metrics.
+func (s *Service) committed(ctx context.Context, t *tx) {
+	if t == nil {
+		return
+	}
+	s.send(ctx, t.notices)
+	s.stats.add(t.counts)
 }
 
 // isMissing reports whether err says a resource is not there (never
