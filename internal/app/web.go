@@ -13,14 +13,15 @@ import (
 // registerPages adds the sign-in, account and account-lifecycle pages to
 // mux, built on the services of the sign-in API (Lifecycle included), and
 // the pages of proxy access, break-glass and "who looked at my record",
-// built on the access API's rules and the audit log; it
+// built on the access API's rules and the audit log, and the care team's
+// results pages, audited like the journeys' JSON API; it
 // makes errors answered to browsers (unknown pages, cross-origin refusals)
 // friendly pages: opts gains an error renderer for "/" that keeps JSON for
 // every other client. Call it before opts is used.
 func (a *App) registerPages(mux *http.ServeMux, api *signin.API, acc *access.API, opts *httpx.Options) error {
 	cfg := web.Config{SignIn: api.Service, Orgs: a.Orgs, Accounts: api.Accounts, Enroll: api.Enroll,
 		Lifecycle: api.Lifecycle, Cookies: api.Cookies, Log: a.Log.With("component", "web"),
-		Access: acc.Service(), AuditLog: a.Audit}
+		Access: acc.Service(), AuditLog: a.Audit, Journeys: a.Journeys, JourneyAudit: journeyAudit{log: a.Audit}}
 	if pk, ok := api.Passkeys.(*identity.Passkeys); ok && pk != nil {
 		cfg.Passkeys = pk
 	}

@@ -61,14 +61,48 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // caller is who asks, and which patients' journeys they reach.
 type caller struct {
-	p        *fhir.Principal
-	staff    bool            // the care team; false for patients and caregivers
-	patients map[string]bool // nil: every patient of the organisation
-	list     []string
+	p     *fhir.Principal
+	staff bool // the care team; false for patients and caregivers
+	Reach
 }
 
-func (c *caller) reaches(patientID string) bool {
-	return c.patients == nil || c.patients[patientID]
+// Reach is whose journeys a person sees.
+type Reach struct {
+	Patients map[string]bool // nil: every patient of the organisation
+	List     []string        // the keys of Patients
+}
+
+// Reaches reports whether the journeys of the patient are in reach.
+func (r Reach) Reaches(patientID string) bool {
+	return r.Patients == nil || r.Patients[patientID]
+}
+
+// ReachOf returns whose journeys p sees: every patient of the
+// organisation when the policy does not limit p (Principal.Compartments
+// nil), else the patients p reaches for each of reachTypes. The API and
+// the pages both decide with it.
+func ReachOf(p *fhir.Principal) Reach {
+	var r Reach
+	if p.Compartments == nil {
+		return r
+	}
+	for _, typ := range reachTypes {
+		ids, limited := p.Compartments(typ)
+		if !limited {
+			continue
+		}
+		next := map[string]bool{}
+		for _, id := range ids {
+			if r.Patients == nil || r.Patients[id] {
+				next[id] = true
+			}
+		}
+		r.Patients = next
+	}
+	for id := range r.Patients {
+		r.List = append(r.List, id)
+	}
+	return r
 }
 
 // clinicalStaff are the roles that work journeys.
@@ -105,30 +139,9 @@ func (a *API) caller(r *http.Request) (*caller, error) {
 	default:
 		return nil, errs.Forbiddenf("journeys are for the care team, patients and caregivers; a %s has no access to them", p.Role)
 	}
-	if p.Compartments == nil {
-		if !c.staff {
-			return nil, errs.Forbiddenf("no record is open to this account")
-		}
-		return c, nil // every patient of the organisation
-	}
-	for _, typ := range reachTypes {
-		ids, limited := p.Compartments(typ)
-		if !limited {
-			continue
-		}
-		next := map[string]bool{}
-		for _, id := range ids {
-			if c.patients == nil || c.patients[id] {
-				next[id] = true
-			}
-		}
-		c.patients = next
-	}
-	if c.patients == nil && !c.staff {
+	c.Reach = ReachOf(p)
+	if c.Patients == nil && !c.staff {
 		return nil, errs.Forbiddenf("no record is open to this account")
-	}
-	for id := range c.patients {
-		c.list = append(c.list, id)
 	}
 	return c, nil
 }
@@ -172,8 +185,8 @@ func (a *API) inbox(w http.ResponseWriter, r *http.Request, c *caller) error {
 		}
 		count = n
 	}
-	page, next, err := a.Service.Inbox(r.Context(), c.p.OrgID, InboxQuery{Queue: q.Get("queue"), Patients: c.list,
-		Limited: c.patients != nil, Cursor: q.Get("cursor"), Count: count})
+	page, next, err := a.Service.Inbox(r.Context(), c.p.OrgID, InboxQuery{Queue: q.Get("queue"), Patients: c.List,
+		Limited: c.Patients != nil, Cursor: q.Get("cursor"), Count: count})
 	if err != nil {
 		return err
 	}
@@ -230,7 +243,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err != nil {
 		return err
 	}
-	if !c.reaches(j.PatientID) {
+	if !c.Reaches(j.PatientID) {
 		return errs.NotFoundf("journey %s is not known", r.PathValue("id"))
 	}
 	acc := Access{Action: "read", What: "journey"}
@@ -322,7 +335,7 @@ func (a *API) mine(w http.ResponseWriter, r *http.Request, c *caller) error {
 		}
 		count = n
 	}
-	js, evs, next, err := a.Service.OfPatients(r.Context(), c.p.OrgID, c.list, r.URL.Query().Get("cursor"), count)
+	js, evs, next, err := a.Service.OfPatients(r.Context(), c.p.OrgID, c.List, r.URL.Query().Get("cursor"), count)
 	if err != nil {
 		return err
 	}
@@ -353,7 +366,7 @@ func (a *API) mine(w http.ResponseWriter, r *http.Request, c *caller) error {
 // the action's transaction.
 func (a *API) check(r *http.Request, c *caller, what string) Check {
 	return func(tx *sql.Tx, j *Journey) error {
-		if !c.reaches(j.PatientID) {
+		if !c.Reaches(j.PatientID) {
 			return errs.NotFoundf("journey %s is not known", j.ID)
 		}
 		acc := Access{Action: "update", What: what}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -185,6 +186,24 @@ func patientID(s string) (string, error) {
 
 // --- Staff invitations ---------------------------------------------------
 
+// StaffRoles returns the roles of staff, which an invitation may give and
+// which must use a second factor, in the order pages offer them. The
+// slice is the caller's.
+func StaffRoles() []identity.Role {
+	return []identity.Role{identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician,
+		identity.RoleCoordinator, identity.RoleCompliance, identity.RoleAdmin}
+}
+
+// staffRoleList names the staff roles for a message: "a, b or c".
+func staffRoleList() string {
+	roles := StaffRoles()
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // Invitation is what an administrator fills in to invite staff.
 type Invitation struct {
 	Email string
@@ -203,8 +222,8 @@ func (l *Lifecycle) Invite(ctx context.Context, org *tenant.Organization, in Inv
 	if err != nil {
 		return nil, "", err
 	}
-	if !identity.StaffRole(in.Role) {
-		return nil, "", errs.Invalidf("role", "%q is not a staff role: clinician, nurse, technician, care-coordinator, compliance-officer or org-admin.", in.Role)
+	if !slices.Contains(StaffRoles(), in.Role) {
+		return nil, "", errs.Invalidf("role", "%q is not a staff role: %s.", in.Role, staffRoleList())
 	}
 	name := ""
 	if strings.TrimSpace(in.Name) != "" {
@@ -242,6 +261,29 @@ func (l *Lifecycle) RevokeInvitation(ctx context.Context, orgID, id string) erro
 	return l.Service.DB.InTx(ctx, func(tx *sql.Tx) error {
 		return l.Tokens.RevokeTx(ctx, tx, orgID, identity.PurposeInvitation, id)
 	})
+}
+
+// Invitee is who an open invitation is for, as the invitation holds it.
+type Invitee struct {
+	Email     string
+	Role      identity.Role
+	Name      string // the name the administrator suggested; may be empty
+	ExpiresAt time.Time
+}
+
+// Peek returns who the invitation link secret is for while it is still
+// open, without spending it, so that a page can say at once that a link
+// no longer works and can suggest the name. An unknown, used, revoked,
+// replaced or expired link gets the one answer AcceptInvitation gives
+// (identity.InvalidLink, an errs.Unauthorized) and counts against the
+// network address as any wrong link does; an address paused for too many
+// of them gets an errs.RateLimited before anything is looked up.
+func (l *Lifecycle) Peek(ctx context.Context, org *tenant.Organization, secret, address string) (*Invitee, error) {
+	tok, err := l.findToken(ctx, org.ID, identity.PurposeInvitation, secret, address)
+	if err != nil {
+		return nil, err
+	}
+	return &Invitee{Email: tok.Email, Role: tok.Role, Name: tok.DisplayName, ExpiresAt: tok.ExpiresAt}, nil
 }
 
 // Acceptance is what an invited person fills in.

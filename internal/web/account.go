@@ -2,7 +2,9 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
+	"github.com/careloop/careloop/internal/identity"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -24,6 +26,9 @@ type accountPage struct {
 	NewEmail string
 	// Staff are the staff pages the person's role opens.
 	Staff []staffLink
+	// Patient: the account is a patient's; RecordLinked: it is tied to
+	// their record. A patient without one is offered /account/link-record.
+	Patient, RecordLinked bool
 }
 
 // account shows who the person is, their role and their factors. Staff who
@@ -48,6 +53,7 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, 
 		Name: name, Email: a.Email, Role: roleName(a.Role), Since: showTime(a.CreatedAt),
 		TOTP: u.Factors.TOTP, RecoveryCodes: u.Factors.RecoveryCodes, Passkeys: len(u.Passkeys), HasSecondFactor: u.HasSecondFactor(),
 		Lifecycle: p.Lifecycle != nil, StepUp: u.StepUpNeeded(), NewEmail: newEmail,
+		Patient: a.Role == identity.RolePatient, RecordLinked: a.FHIRRef != "",
 	}
 	if p.Lifecycle != nil {
 		v.Staff = staffLinks(a.Role)
@@ -57,6 +63,9 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, 
 			return
 		}
 		v.EmailVerified = !at.IsZero()
+	}
+	if p.resultsServed() && slices.Contains(resultsTeam, a.Role) {
+		v.Staff = append([]staffLink{{"/staff/results", "Results inbox"}}, v.Staff...)
 	}
 	d := p.data(w, r, "Your account", v)
 	d.Errors = e

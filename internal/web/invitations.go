@@ -30,10 +30,6 @@ type roleOption struct {
 	Value, Label string
 }
 
-// staffRoles are the roles an invitation can give, in the order offered.
-var staffRoles = []identity.Role{identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician,
-	identity.RoleCoordinator, identity.RoleCompliance, identity.RoleAdmin}
-
 func (p *Pages) invitations(w http.ResponseWriter, r *http.Request, u *who) {
 	p.showInvitations(w, r, http.StatusOK, u, invitationsPage{}, nil)
 }
@@ -60,7 +56,7 @@ func (p *Pages) showInvitations(w http.ResponseWriter, r *http.Request, status i
 		f.Open = append(f.Open, invitationRow{ID: t.ID, Email: t.Email, Role: roleName(t.Role), Name: t.DisplayName, By: by, Expires: showTime(t.ExpiresAt)})
 	}
 	f.StepUp = !u.Fresh
-	for _, r := range staffRoles {
+	for _, r := range signin.StaffRoles() {
 		f.Roles = append(f.Roles, roleOption{string(r), roleName(r)})
 	}
 	if f.Role == "" {

@@ -43,5 +43,8 @@ func staffLinks(r identity.Role) []staffLink {
 	if slices.Contains(codeMakers, r) {
 		out = append(out, staffLink{"/staff/activation-codes", "Make an activation code for a patient"})
 	}
+	if slices.Contains(matchers, r) {
+		out = append(out, staffLink{"/staff/registrations", "Match registered patients to their records"})
+	}
 	return out
 }

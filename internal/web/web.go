@@ -24,6 +24,7 @@ import (
 	"github.com/careloop/careloop/internal/audit"
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
@@ -76,6 +77,14 @@ type Config struct {
 	// AuditLog is searched for "who looked at my record", and records
 	// each such read; needed with Access.
 	AuditLog AuditLog
+	// Journeys are the results the care team's pages (/staff/results)
+	// list and act on. With Access and JourneyAudit; when any is nil
+	// those pages are not served.
+	Journeys Journeys
+	// JourneyAudit records every page view that shows journeys (failing
+	// the page when it cannot) and every action on one (in the action's
+	// transaction), as it does for the journeys' JSON API.
+	JourneyAudit journey.Auditor
 }
 
 // AccessRules are the rules of proxy access and break-glass for a
@@ -155,6 +164,15 @@ func (p *Pages) Register(mux *http.ServeMux) {
 		mux.HandleFunc("POST /staff/emergency-access/review/{id}", p.withRole(reviewers, p.reviewEmergency))
 	}
 
+	if p.resultsServed() {
+		mux.HandleFunc("GET /staff/results", p.withRole(resultsTeam, p.resultsInbox))
+		mux.HandleFunc("GET /staff/results/{id}", p.withRole(resultsTeam, p.result))
+		mux.HandleFunc("POST /staff/results/{id}/acknowledge", p.withRole(resultsTeam, p.acknowledgeResult))
+		mux.HandleFunc("POST /staff/results/{id}/comment", p.withRole(resultsTeam, p.commentResult))
+		mux.HandleFunc("POST /staff/results/{id}/release", p.withRole(resultsTeam, p.releaseResult))
+		mux.HandleFunc("POST /staff/results/{id}/hold", p.withRole(resultsTeam, p.holdResult))
+	}
+
 	if p.Lifecycle == nil {
 		return
 	}
@@ -178,6 +196,15 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /staff/invitations/{id}/revoke", p.withRole(inviters, p.revokeInvitation))
 	mux.HandleFunc("GET /staff/activation-codes", p.withRole(codeMakers, p.activationCodes))
 	mux.HandleFunc("POST /staff/activation-codes", p.withRole(codeMakers, p.makeActivationCode))
+	mux.HandleFunc("GET /account/link-record", p.withSession(p.linkRecordForm))
+	mux.HandleFunc("POST /account/link-record", p.withSession(p.linkRecord))
+	mux.HandleFunc("GET /staff/registrations", p.withRole(matchers, p.registrations))
+	mux.HandleFunc("POST /staff/registrations/{id}/link", p.withRole(matchers, p.linkRegistration))
+}
+
+// resultsServed reports whether the care team's results pages are served.
+func (p *Pages) resultsServed() bool {
+	return p.Access != nil && p.Journeys != nil && p.JourneyAudit != nil
 }
 
 // ErrorRenderer answers errors the HTTP chain renders (unknown pages,
