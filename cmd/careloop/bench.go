@@ -101,7 +101,7 @@ func benchHTTP(ctx context.Context, args []string, stdout io.Writer) error {
 	dur := b.fs.Duration("duration", 10*time.Second, "how long to measure")
 	warm := b.fs.Duration("warmup", time.Second, "how long to send before measuring")
 	maxReq := b.fs.Int("requests", 0, "stop after this many requests (0: no limit)")
-	rate := b.fs.Float64("rate", 0, "send this many requests per second, each timed from when it was due (0: as fast as the connections allow)")
+	rate := b.fs.Float64("rate", 0, "send this many requests per second, each timed from when it was due if no connection was free then (0: as fast as the connections allow)")
 	if err := b.parse(args, stdout, "Usage: careloop bench http [flags]\n\nSends requests to one URL and reports requests per second and latency.\n\nFlags:\n"); err != nil {
 		return err
 	}

@@ -87,10 +87,18 @@ func (interpreter) Observation(raw []byte, p journey.Patient, at time.Time) (jou
 
 // logNotifier logs the journeys' notices: sending them by email, SMS or
 // in-app message belongs to the notifications module, not built yet.
+// Notices to the care team (escalations, reviews due, outreach) are logged
+// at info; the many notices to patients (a result released) at debug, so
+// that a demo's log stays readable.
 type logNotifier struct{ log *slog.Logger }
 
-func (n logNotifier) Notify(_ context.Context, no journey.Notice) error {
-	n.log.Info("journey notice", "org", no.OrgID, "journey", no.JourneyID, "to", no.To, "who", no.Who, "what", no.What)
+func (n logNotifier) Notify(ctx context.Context, no journey.Notice) error {
+	level := slog.LevelInfo
+	if no.To == "patient" {
+		level = slog.LevelDebug
+	}
+	n.log.Log(ctx, level, "journey notice (not sent: notifications are not built yet)", "org", no.OrgID, "journey", no.JourneyID,
+		"to", no.To, "who", no.Who, "what", no.What)
 	return nil
 }
 

@@ -82,10 +82,12 @@ type Options struct {
 	Weigh func(i int) int64
 	// Rate, when above 0, paces the run at that many requests per second
 	// (open loop) instead of sending each worker's next request as soon as
-	// the last is answered: request k is due at start + k/Rate, and its
-	// latency counts from when it was due, so a server that falls behind
-	// shows in the figures rather than slowing the load down. Concurrency
-	// bounds the requests in flight. At most 1,000,000.
+	// the last is answered: request k is due at start + k/Rate, and when
+	// no worker was free at that time its latency counts from then, so a
+	// server that falls behind shows in the figures rather than slowing
+	// the load down. (A worker waiting for a request's time counts from
+	// when it woke: timers fire late.) Concurrency bounds the requests in
+	// flight. At most 1,000,000.
 	Rate float64
 }
 
@@ -447,8 +449,12 @@ func (r *run) work(w *worker) {
 		}
 		t0 := time.Now()
 		if r.o.Rate > 0 {
-			due := r.due()
-			if wait := time.Until(due); wait > 0 {
+			// Measured from when it was due when the worker was busy
+			// then (waiting for the server is part of the latency), from
+			// when the worker woke when it was early (a timer fires up to
+			// a millisecond late, which is not the server's doing).
+			t0 = r.due()
+			if wait := time.Until(t0); wait > 0 {
 				select {
 				case <-time.After(wait):
 				case <-r.reqCtx.Done():
@@ -457,10 +463,8 @@ func (r *run) work(w *worker) {
 				if r.stop.Load() {
 					return
 				}
+				t0 = time.Now()
 			}
-			// Measured from when it was due: waiting for a free worker
-			// is part of the latency.
-			t0 = due
 			measured = r.measure.Load()
 		}
 		resp, err := r.client.Do(req)
