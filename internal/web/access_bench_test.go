@@ -32,15 +32,7 @@ func BenchmarkRecordAccessPage(b *testing.B) {
 	}
 	s.settleAudit(b)
 
-	w := httptest.NewRecorder()
-	form := "email=ada%40example.org&password=" + strings.ReplaceAll(password, " ", "+")
-	req := httptest.NewRequest("POST", "/signin", strings.NewReader(form))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	s.app.Handler.ServeHTTP(w, req)
-	cookies := w.Result().Cookies()
-	if w.Code != http.StatusSeeOther || len(cookies) == 0 {
-		b.Fatalf("sign-in: %d", w.Code)
-	}
+	cookies := s.signInCookies(b, "ada@example.org")
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/account/record-access", nil)
