@@ -23,11 +23,13 @@ import (
 	"github.com/careloop/careloop/internal/fhir/validate"
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/journey"
+	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/oauth"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/platform/keys"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/tenant"
 )
@@ -49,8 +51,11 @@ type App struct {
 	Policy    *access.Policy   // the policy point of the FHIR API; nil without --addr
 	Audit     *audit.Log       // the audit log; nil without --addr
 	Journeys  *journey.Service // every order's and result's journey
-	Registry  *prometheus.Registry
-	Handler   http.Handler
+	Notify    *notify.Service  // messages to people: planned, sent, tracked
+	// NotifyProviders are the organisations' email and SMS providers.
+	NotifyProviders *notify.Providers
+	Registry        *prometheus.Registry
+	Handler         http.Handler
 
 	journeyDeps *journeyDeps
 }
@@ -64,6 +69,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{Config: cfg, Log: log, DB: d, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	key, err := keys.LoadOrCreate(cfg.KeyFile())
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := a.openNotify(key); err != nil {
+		d.Close()
+		return nil, err
+	}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, fhir.NewCountWorker(d))
@@ -198,6 +212,7 @@ func (a *App) routes() (http.Handler, error) {
 	}
 	accessAPI.Register(mux)
 	a.journeyAPI(accessAPI.Users).Register(mux)
+	a.notifyAPI().Register(mux)
 	(&audit.API{Log: a.Audit, Viewers: auditViewers{accessAPI.Users}, BaseURL: a.Config.BaseURL.String() + "/audit"}).Register(mux)
 	mux.Handle("GET /{$}", a.statusPage())
 	return httpx.Handler(mux, opts)
@@ -231,10 +246,17 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	auditDone := make(chan error, 1)
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	go func() { auditDone <- a.Audit.Run(auditCtx) }()
+	// The notification planner and dispatcher run until shutdown too; on
+	// stop they finish the sends under way and record them.
+	notifyDone := make(chan struct{})
+	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { defer close(notifyDone); _ = a.Notify.Run(notifyCtx) }()
 	if ready != nil {
 		ready(srv.Addr().String())
 	}
 	serveErr := srv.Serve(ctx) // returns after graceful shutdown
+	stopNotify()
+	<-notifyDone
 	stopAudit()
 	if err := <-auditDone; err != nil && !errors.Is(err, context.Canceled) {
 		a.Log.Error("audit log", "err", err)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -51,7 +50,7 @@ func (a *App) addJourneyWorkers(workers *river.Workers) error {
 		return err
 	}
 	a.Journeys = journey.New(journey.Config{DB: a.DB, Resources: a.journeyDeps, Jobs: a.journeyDeps,
-		Interpreter: interpreter{}, Notifier: logNotifier{log: log}, Log: log, Metrics: metrics})
+		Interpreter: interpreter{}, Notifier: journeyNotifier{app: a}, Log: log, Metrics: metrics})
 	river.AddWorker(workers, journey.NewChangesWorker(a.Journeys))
 	river.AddWorker(workers, journey.NewDeadlineWorker(a.Journeys))
 	river.AddWorker(workers, journey.NewReleaseWorker(a.Journeys))
@@ -83,23 +82,6 @@ func (interpreter) Observation(raw []byte, p journey.Patient, at time.Time) (jou
 	}
 	f, _ := journey.ParseFlag(r.Level.String())
 	return journey.Interpretation{Flag: f, Reason: r.Reason}, nil
-}
-
-// logNotifier logs the journeys' notices: sending them by email, SMS or
-// in-app message belongs to the notifications module, not built yet.
-// Notices to the care team (escalations, reviews due, outreach) are logged
-// at info; the many notices to patients (a result released) at debug, so
-// that a demo's log stays readable.
-type logNotifier struct{ log *slog.Logger }
-
-func (n logNotifier) Notify(ctx context.Context, no journey.Notice) error {
-	level := slog.LevelInfo
-	if no.To == "patient" {
-		level = slog.LevelDebug
-	}
-	n.log.Log(ctx, level, "journey notice (not sent: notifications are not built yet)", "org", no.OrgID, "journey", no.JourneyID,
-		"to", no.To, "who", no.Who, "what", no.What)
-	return nil
 }
 
 // journeyAudit writes the journeys API's reads and changes to the audit

@@ -107,8 +107,7 @@ func (s *Service) Release(ctx context.Context, orgID, id string, by Actor, check
 		}
 		j.ReleasedAt = ptr(t.now)
 		p.move(t.now, Released, false, "api:release", by, note)
-		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "patient",
-			Who: "Patient/" + j.PatientID, What: "You have a new result. Sign in to see it."})
+		t.notices = append(t.notices, releaseNotice(t.orgID, j, t.now))
 		return nil
 	})
 }

@@ -126,8 +126,8 @@ func (t *tx) deadline(a DeadlineArgs) error {
 		j.Escalation = EscalatedCovering
 		t.counts.breach(BreachAcknowledge)
 		p.record(t.now, KindEscalation, j.Stage, j.Stage, cause, "", "critical result not acknowledged in time: escalated to the covering clinician")
-		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "covering-clinician",
-			Who: t.policy.CoveringClinician, What: "A critical result waits for acknowledgement."})
+		t.notices = append(t.notices, staffNotice(t.orgID, j, "covering-clinician", t.policy.CoveringClinician, "critical-escalation",
+			fmt.Sprintf("escalated/%d/covering", a.Clock), "A critical result waits for acknowledgement."))
 		due := t.now.Add(t.policy.CoveringAck)
 		j.DueAt = &due
 		res, err := t.s.jobs.InsertTx(t.ctx, t.tx, DeadlineArgs{OrgID: t.orgID, JourneyID: j.ID, Clock: j.clock, Step: a.Step, Level: EscalatedCovering},
@@ -141,15 +141,15 @@ func (t *tx) deadline(a DeadlineArgs) error {
 		j.clockJob = nil
 		t.counts.breach(BreachCoveringAcknowledge)
 		p.record(t.now, KindEscalation, j.Stage, j.Stage, "deadline:covering-"+a.Step, "", "critical result still not acknowledged: escalated to the care coordinator")
-		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "care-coordinator",
-			Who: t.policy.CareCoordinator, What: "A critical result is still not acknowledged."})
+		t.notices = append(t.notices, staffNotice(t.orgID, j, "care-coordinator", t.policy.CareCoordinator, "critical-unacknowledged",
+			fmt.Sprintf("escalated/%d/coordinator", a.Clock), "A critical result is still not acknowledged."))
 	default:
 		j.Escalation = EscalatedCovering
 		j.clockJob = nil
 		t.counts.breach(BreachReview)
 		p.record(t.now, KindReminder, j.Stage, j.Stage, cause, "", "review overdue")
-		t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "ordering-clinician",
-			Who: j.Clinician, What: "A result's review is overdue."})
+		t.notices = append(t.notices, staffNotice(t.orgID, j, "ordering-clinician", j.Clinician, "review-overdue",
+			fmt.Sprintf("review-overdue/%d", a.Clock), "A result's review is overdue."))
 	}
 	return nil
 }

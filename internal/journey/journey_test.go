@@ -33,7 +33,11 @@ type env struct {
 	notices []journey.Notice
 }
 
-func (e *env) Notify(_ context.Context, n journey.Notice) error {
+// NotifyTx records the notices the journeys store with their changes.
+func (e *env) NotifyTx(_ context.Context, _ *sql.Tx, n journey.Notice) error {
+	if n.Kind == "" || !strings.HasPrefix(n.Key, "journey/"+n.JourneyID+"/") {
+		e.t.Errorf("notice without a kind or a key of its journey: %+v", n)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.notices = append(e.notices, n)
@@ -105,17 +109,12 @@ func (e *env) put(raws ...string) []string {
 func (e *env) apply(versions []string) {
 	e.t.Helper()
 	ctx := context.Background()
-	var notices []journey.Notice
 	err := e.d.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		notices, err = e.s.Apply(ctx, tx, e.org, versions)
+		_, err := e.s.Apply(ctx, tx, e.org, versions)
 		return err
 	})
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	for _, n := range notices {
-		_ = e.Notify(ctx, n)
 	}
 }
 

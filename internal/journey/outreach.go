@@ -200,17 +200,17 @@ func (t *tx) outreach(a OutreachArgs) error {
 	if state != OutreachWaiting {
 		return nil // fired already, or the step happened
 	}
-	var note, patientText, breach string
+	var note, patientText, breach, patientKind string
 	done := j.Stage.Terminal()
 	switch a.Reason {
 	case OutreachUnviewed:
 		done = done || j.ViewedAt != nil
 		note = fmt.Sprintf("result released %s and not viewed by the patient", ago(*j.ReleasedAt, t.now))
-		patientText, breach = "You have a result you have not seen yet. Sign in to see it.", BreachUnviewed
+		patientText, breach, patientKind = "You have a result you have not seen yet. Sign in to see it.", BreachUnviewed, "result-unviewed"
 	case OutreachFollowupUnbooked:
 		done = done || j.BookedAt != nil
 		note = fmt.Sprintf("follow-up recommended %s and not booked", ago(*j.FollowupAt, t.now))
-		patientText, breach = "Your care team is waiting to hear from you about a result. Sign in to see what to do next.", BreachFollowupUnbooked
+		patientText, breach, patientKind = "Your care team is waiting to hear from you about a result. Sign in to see what to do next.", BreachFollowupUnbooked, "followup-unbooked"
 	default:
 		return nil
 	}
@@ -229,9 +229,10 @@ func (t *tx) outreach(a OutreachArgs) error {
 	t.counts.breach(breach)
 	p.record(t.now, KindOutreach, j.Stage, j.Stage, "deadline:outreach-"+a.Reason, "", "outreach: "+note)
 	t.notices = append(t.notices,
-		Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "care-coordinator", Who: t.policy.CareCoordinator,
-			What: "A patient needs outreach: " + outreachWhat[a.Reason] + "."},
-		Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "patient", Who: "Patient/" + j.PatientID, What: patientText})
+		staffNotice(t.orgID, j, "care-coordinator", t.policy.CareCoordinator, "outreach-needed", "outreach/"+a.Reason,
+			"A patient needs outreach: "+outreachWhat[a.Reason]+"."),
+		Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "patient", Who: "Patient/" + j.PatientID, What: patientText,
+			Kind: patientKind, Key: "journey/" + j.ID + "/outreach/" + a.Reason, Detail: j.Display})
 	return nil
 }
 

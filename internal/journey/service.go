@@ -54,6 +54,14 @@ type Notice struct {
 	OrgID     string
 	JourneyID string
 	PatientID string
+	// Kind names the message (a kind of internal/notify/templates:
+	// "result-ready", "critical-escalation", ...).
+	Kind string
+	// Key names the notice uniquely within the journey (the step and the
+	// deadline's clock), so that a job run twice tells nobody twice.
+	Key string
+	// Detail is the test's name, which patients who chose so receive.
+	Detail string
 	// To is the role the notice is for: "ordering-clinician",
 	// "covering-clinician", "care-coordinator" or "patient".
 	To string
@@ -63,11 +71,11 @@ type Notice struct {
 	What string
 }
 
-// Notifier delivers notices. It is called after the transaction that
-// decided the notice committed; a notice lost to a crash in between is
-// still visible in the journey's events and queues.
+// Notifier stores notices for delivery in the transaction that decided
+// them (internal/notify's transactional outbox): a notice exists exactly
+// when the journey's change does.
 type Notifier interface {
-	Notify(ctx context.Context, n Notice) error
+	NotifyTx(ctx context.Context, tx *sql.Tx, n Notice) error
 }
 
 // Config holds a Service's dependencies.
@@ -76,7 +84,7 @@ type Config struct {
 	Resources   Resources
 	Jobs        Jobs
 	Interpreter Interpreter      // nil: SourceInterpreter
-	Notifier    Notifier         // nil: notices are only logged
+	Notifier    Notifier         // nil: notices are only logged, after commit
 	Metrics     *Metrics         // nil: no metrics (see NewMetrics)
 	Now         func() time.Time // nil: time.Now
 	Log         *slog.Logger
@@ -114,17 +122,14 @@ func New(cfg Config) *Service {
 // clock returns the current time to the millisecond, as stored.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-// send delivers notices after their transaction committed; failures are
-// logged, the journey keeps the record.
+// send logs the notices of a committed transaction when no Notifier
+// stored them.
 func (s *Service) send(ctx context.Context, notices []Notice) {
+	if s.notify != nil {
+		return
+	}
 	for _, n := range notices {
-		if s.notify == nil {
-			s.log.Info("journey notice", "org", n.OrgID, "journey", n.JourneyID, "to", n.To, "who", n.Who, "what", n.What)
-			continue
-		}
-		if err := s.notify.Notify(ctx, n); err != nil {
-			s.log.Error("journey notice", "journey", n.JourneyID, "to", n.To, "err", err)
-		}
+		s.log.InfoContext(ctx, "journey notice (no notifier)", "org", n.OrgID, "journey", n.JourneyID, "to", n.To, "who", n.Who, "what", n.What)
 	}
 }
 
@@ -227,6 +232,7 @@ type tx struct {
 	touched  []*pending
 	patients map[string]*Patient
 	notices  []Notice
+	notified int             // notices stored through the Notifier already
 	counts   counts          // what the metrics count once the transaction commits
 	ensuring map[string]bool // resources applied or being applied (see ensure)
 }
@@ -305,6 +311,14 @@ func (t *tx) finish() error {
 			return err
 		}
 		p.evs, p.reflag = nil, false
+	}
+	if t.s.notify != nil {
+		for _, n := range t.notices[t.notified:] {
+			if err := t.s.notify.NotifyTx(t.ctx, t.tx, n); err != nil {
+				return fmt.Errorf("journey: notice for %s: %w", n.JourneyID, err)
+			}
+		}
+		t.notified = len(t.notices)
 	}
 	return nil
 }
@@ -428,8 +442,7 @@ func (t *tx) release(p *pending) error {
 	}
 	j.ReleasedAt = ptr(t.now)
 	p.move(t.now, Released, false, "policy:release", "", note)
-	t.notices = append(t.notices, Notice{OrgID: t.orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "patient",
-		Who: "Patient/" + j.PatientID, What: "You have a new result. Sign in to see it."})
+	t.notices = append(t.notices, releaseNotice(t.orgID, j, t.now))
 	return nil
 }
 
@@ -507,4 +520,20 @@ func (s *Service) committed(ctx context.Context, t *tx) {
 func isMissing(err error) bool {
 	c := errs.CodeOf(err)
 	return c == errs.NotFound || c == errs.Gone
+}
+
+// releaseNotice tells the patient their result is released, keyed by the
+// release's time so that a result released again after a correction is
+// told again.
+func releaseNotice(orgID string, j *Journey, at time.Time) Notice {
+	return Notice{OrgID: orgID, JourneyID: j.ID, PatientID: j.PatientID, To: "patient", Who: "Patient/" + j.PatientID,
+		What: "You have a new result. Sign in to see it.", Kind: "result-ready",
+		Key: fmt.Sprintf("journey/%s/released/%d", j.ID, at.UnixMilli()), Detail: j.Display}
+}
+
+// staffNotice tells a member of the care team (who: "Practitioner/id",
+// empty when the policy names nobody) about a journey; key names the step.
+func staffNotice(orgID string, j *Journey, to, who, kind, key, what string) Notice {
+	return Notice{OrgID: orgID, JourneyID: j.ID, PatientID: j.PatientID, To: to, Who: who, What: what, Kind: kind,
+		Key: "journey/" + j.ID + "/" + key}
 }

@@ -51,6 +51,10 @@ type Config struct {
 	// JobPollInterval is how often workers look for new jobs where the
 	// database cannot notify them (SQLite).
 	JobPollInterval time.Duration
+	// NotifyLease is how long a message being handed to a provider
+	// belongs to its sender: after a crash, messages whose outcome was
+	// not recorded are sent again (under the same id) once it ends.
+	NotifyLease time.Duration
 	// ShutdownTimeout bounds graceful shutdown of HTTP and jobs.
 	ShutdownTimeout time.Duration
 	// SecretKeyFile holds careloop's secret key (see internal/platform/keys);
@@ -167,6 +171,7 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 		fs.Int64Var(&maxBody, "max-body", maxBody, "largest request body in bytes")
 		fs.IntVar(&c.JobWorkers, "job-workers", 20, "jobs run at once by this process")
 		fs.DurationVar(&c.JobPollInterval, "job-poll", 20*time.Millisecond, "how often workers look for new jobs on SQLite")
+		fs.DurationVar(&c.NotifyLease, "notify-lease", time.Minute, "how long a message being sent belongs to its sender; after a crash, messages in doubt are sent again when it ends (at least 2s)")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time given to requests and jobs to finish on shutdown")
 		fs.StringVar(&c.AuditPublishDir, "audit-publish-dir", "", "folder, outside the database, that receives every signed checkpoint of the audit log")
 		fs.StringVar(&c.AuditPublishURL, "audit-publish-url", "", "HTTP endpoint that receives every signed checkpoint of the audit log (POST)")
@@ -348,6 +353,9 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 	}
 	if c.JobPollInterval < time.Millisecond || c.JobPollInterval > time.Minute {
 		return bad("job-poll", "%s is outside 1ms to 1m", c.JobPollInterval)
+	}
+	if c.NotifyLease < 2*time.Second || c.NotifyLease > time.Hour {
+		return bad("notify-lease", "%s is outside 2s to 1h", c.NotifyLease)
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour {
 		return bad("shutdown-timeout", "%s is outside 1s to 1h", c.ShutdownTimeout)

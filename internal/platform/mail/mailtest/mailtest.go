@@ -1,7 +1,8 @@
 // Package mailtest runs a real SMTP server on loopback for tests: EHLO,
 // STARTTLS with a self-signed certificate, AUTH PLAIN, MAIL, RCPT, DATA,
 // RSET, NOOP and QUIT over net/textproto. It records every message it
-// accepts.
+// accepts and counts connections, QUITs and RSETs, so that tests can see
+// how a client uses its connections.
 package mailtest
 
 import (
@@ -74,8 +75,13 @@ type Options struct {
 	// accepts; MAIL is then refused before AUTH. AUTH is offered only
 	// under TLS when STARTTLS is on.
 	User, Password string
-	// RejectRcpt refuses RCPT TO for these addresses with a 550.
+	// RejectRcpt refuses RCPT TO for these addresses with a 550 (see
+	// also Server.SetRcptReply).
 	RejectRcpt []string
+	// AcceptDelay is how long the server takes to confirm a message it
+	// has already kept: a sender that dies in between cannot know that it
+	// arrived (a crash test's window of doubt).
+	AcceptDelay time.Duration
 }
 
 // Server is an SMTP server on 127.0.0.1 with a random port.
@@ -87,21 +93,44 @@ type Server struct {
 	ln   net.Listener
 	tls  *tls.Config
 	pool *x509.CertPool
-
-	mu   sync.Mutex
-	msgs []Message
-	got  chan struct{} // a value per message
 	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	msgs      []Message
+	stats     Stats
+	conns     map[net.Conn]struct{} // open connections
+	rcpt      map[string]reply      // lower-cased address -> reply to RCPT TO
+	changed   chan struct{}         // closed and replaced whenever stats change
+	closeDown bool
 }
 
-// Start starts a server closed when t ends.
+// Stats counts what the server has seen since it started.
+type Stats struct {
+	Connections int // connections accepted
+	Open        int // connections open now
+	Quits       int // QUIT commands answered
+	Resets      int // RSET commands answered
+	Messages    int // messages accepted
+}
+
+type reply struct {
+	code int
+	text string
+}
+
+// Start starts a server closed when t ends; closing it drops the
+// connections still open.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("mailtest: listen: %v", err)
 	}
-	s := &Server{Addr: ln.Addr().String(), opts: opts, ln: ln, got: make(chan struct{}, 1000)}
+	s := &Server{Addr: ln.Addr().String(), opts: opts, ln: ln, conns: map[net.Conn]struct{}{},
+		rcpt: map[string]reply{}, changed: make(chan struct{})}
+	for _, a := range opts.RejectRcpt {
+		s.rcpt[strings.ToLower(a)] = reply{550, "no such mailbox"}
+	}
 	u := &url.URL{Scheme: "smtp", Host: s.Addr}
 	if opts.User != "" {
 		u.User = url.UserPassword(opts.User, opts.Password)
@@ -114,19 +143,63 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	s.wg.Add(1)
 	go s.serve()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	t.Cleanup(s.close)
 	return s
+}
+
+// close stops accepting, drops the open connections and waits for their
+// sessions to end.
+func (s *Server) close() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	s.closeDown = true
+	s.mu.Unlock()
+	s.CloseConnections()
+	s.wg.Wait()
+}
+
+// CloseConnections drops every open connection at once, without a word
+// to the client, as a server that restarts or times out idle clients
+// does.
+func (s *Server) CloseConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+}
+
+// SetRcptReply makes the server answer RCPT TO for addr (compared without
+// case) with code and text from now on; a code of 250 accepts the address
+// again. Codes other than 250 refuse it, as 4xx (try later) or 5xx
+// (never) replies.
+func (s *Server) SetRcptReply(addr string, code int, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 250 {
+		delete(s.rcpt, strings.ToLower(addr))
+		return
+	}
+	s.rcpt[strings.ToLower(addr)] = reply{code, text}
 }
 
 // CertPool returns a pool holding the server's certificate, for the
 // client's tls.Config.RootCAs.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
 
-// Messages returns the messages accepted so far.
+// Messages returns a snapshot of the messages accepted so far, in the
+// order they were accepted.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Stats returns the counts so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
 }
 
 // Wait waits until n messages in all have been accepted and returns them.
@@ -134,15 +207,27 @@ func (s *Server) Messages() []Message {
 // a broken test ends, not a measure of speed.
 func (s *Server) Wait(t testing.TB, n int) []Message {
 	t.Helper()
-	deadline := time.After(time.Minute)
+	s.WaitFor(t, fmt.Sprintf("%d messages", n), func(st Stats) bool { return st.Messages >= n })
+	return s.Messages()
+}
+
+// WaitFor waits until cond holds for the server's counts. It fails the
+// test, naming what, if that does not happen within a minute.
+func (s *Server) WaitFor(t testing.TB, what string, cond func(Stats) bool) {
+	t.Helper()
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
 	for {
-		if msgs := s.Messages(); len(msgs) >= n {
-			return msgs
+		s.mu.Lock()
+		st, changed := s.stats, s.changed
+		s.mu.Unlock()
+		if cond(st) {
+			return
 		}
 		select {
-		case <-s.got:
-		case <-deadline:
-			t.Fatalf("mailtest: %d messages arrived, want %d", len(s.Messages()), n)
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("mailtest: waited a minute for %s; counts %+v", what, s.Stats())
 		}
 	}
 }
@@ -160,6 +245,15 @@ func (s *Server) To(addr string) []Message {
 	return out
 }
 
+// count applies f to the counts under the lock and wakes the waiters.
+func (s *Server) count(f func(st *Stats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.stats)
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 func (s *Server) serve() {
 	defer s.wg.Done()
 	for {
@@ -167,10 +261,25 @@ func (s *Server) serve() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		if s.closeDown {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
 		s.wg.Add(1)
+		s.mu.Unlock()
+		s.count(func(st *Stats) { st.Connections++; st.Open++ })
 		go func() {
 			defer s.wg.Done()
-			defer c.Close()
+			defer func() {
+				_ = c.Close()
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				s.count(func(st *Stats) { st.Open-- })
+			}()
 			_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
 			s.session(c)
 		}()
@@ -276,12 +385,11 @@ func (s *Server) session(conn net.Conn) {
 				continue
 			}
 			r := addrOf(arg, "TO:")
-			rejected := false
-			for _, x := range s.opts.RejectRcpt {
-				rejected = rejected || strings.EqualFold(x, r)
-			}
-			if rejected {
-				reply(550, "no such mailbox")
+			s.mu.Lock()
+			refusal, refused := s.rcpt[strings.ToLower(r)]
+			s.mu.Unlock()
+			if refused {
+				reply(refusal.code, refusal.text)
 				continue
 			}
 			to = append(to, r)
@@ -301,18 +409,18 @@ func (s *Server) session(conn net.Conn) {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, Message{From: from, To: to, Data: data, TLS: underTLS, AuthUser: authUser})
 			s.mu.Unlock()
-			select {
-			case s.got <- struct{}{}:
-			default:
-			}
+			s.count(func(st *Stats) { st.Messages++ })
 			reset()
+			time.Sleep(s.opts.AcceptDelay)
 			reply(250, "accepted")
 		case "RSET":
 			reset()
+			s.count(func(st *Stats) { st.Resets++ })
 			reply(250, "ok")
 		case "NOOP":
 			reply(250, "ok")
 		case "QUIT":
+			s.count(func(st *Stats) { st.Quits++ })
 			reply(221, "bye")
 			return
 		default:
