@@ -38,6 +38,7 @@ Commands:
   import    load FHIR Bundles and NDJSON files: "careloop import --org SLUG PATH..."
   reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
   audit     verify and export the tamper-evident audit log ("careloop audit" for its actions)
+  notify    messages to people: counts, failures, send again ("careloop notify" for its actions)
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
   version   print the version
   help      print this text
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdReindex(ctx, rest, stdout, stderr, getenv)
 	case "audit":
 		err = cmdAudit(ctx, rest, stdout, stderr, getenv)
+	case "notify":
+		err = cmdNotify(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "careloop", versionString())
 		return exitOK

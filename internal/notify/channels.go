@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/careloop/careloop/internal/notify/sms"
+	"github.com/careloop/careloop/internal/notify/templates"
 	"github.com/careloop/careloop/internal/platform/mail"
 )
 
@@ -118,13 +119,19 @@ func (s SMSSender) Send(ctx context.Context, m Outgoing) (string, error) {
 }
 
 // LogSender writes messages to the log instead of sending them: the
-// provider of a demo. The text holds a signed link: use it only where the
-// log is as private as a mailbox.
+// provider of a demo. Messages to the care team are logged at info, the
+// many to patients at debug, so that a demo's log stays readable. The text
+// holds a signed link: use it only where the log is as private as a
+// mailbox.
 type LogSender struct{ Log *slog.Logger }
 
 // Send implements Sender.
 func (l LogSender) Send(ctx context.Context, m Outgoing) (string, error) {
-	l.Log.InfoContext(ctx, "message not sent: the log is this channel's provider; its text follows", "id", m.ID, "to", m.To,
+	level := slog.LevelInfo
+	if k, ok := templates.Lookup(templates.Kind(m.Kind)); ok && k.Audience == templates.Patient {
+		level = slog.LevelDebug
+	}
+	l.Log.Log(ctx, level, "message not sent: the log is this channel's provider; its text follows", "id", m.ID, "to", m.To,
 		"subject", m.Subject, "body", strings.TrimSpace(m.Body))
 	return "", nil
 }

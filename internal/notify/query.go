@@ -336,3 +336,30 @@ func (s *Service) Unsuppress(ctx context.Context, orgID, channel, address string
 	}
 	return nil
 }
+
+// Count is how many messages of a channel are in a state.
+type Count struct {
+	Channel string `json:"channel"`
+	State   string `json:"state"`
+	N       int    `json:"n"`
+}
+
+// Counts returns how many of the organisation's messages created since
+// then are in each state, by channel.
+func (s *Service) Counts(ctx context.Context, orgID string, since time.Time) ([]Count, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT channel, state, COUNT(*) FROM notify_messages WHERE org_id = $1 AND created_at >= $2
+GROUP BY channel, state ORDER BY channel, state`, orgID, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("notify: count messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Channel, &c.State, &c.N); err != nil {
+			return nil, fmt.Errorf("notify: count messages: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
