@@ -33,7 +33,9 @@ func TestNotifyCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			common := []string{"--db", dbFlag, "--data-dir", dataDir, "--org", "clinic"}
-			cmd := func(args ...string) []string { return append(append([]string{"notify", args[0]}, common...), args[1:]...) }
+			cmd := func(args ...string) []string {
+				return append(append([]string{"notify", args[0]}, common...), args[1:]...)
+			}
 
 			code, out, _ := runCmd(t, cmd("status")...)
 			if code != 0 || !strings.Contains(out, "has sent no messages") {
