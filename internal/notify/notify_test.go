@@ -87,7 +87,9 @@ const smsSecret = "test-signing-secret"
 
 var orgSeq atomic.Int64
 
-func newEnv(t testing.TB, d *db.DB) *env {
+// newEnv starts a service on d for a new organisation; tune, if given,
+// changes the service's settings first.
+func newEnv(t testing.TB, d *db.DB, tune ...func(*notify.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	o := &tenant.Organization{Slug: fmt.Sprintf("riverside-%d", orgSeq.Add(1)), Name: "Riverside Clinic"}
@@ -111,9 +113,13 @@ func newEnv(t testing.TB, d *db.DB) *env {
 	mux := http.NewServeMux()
 	e.api = httptest.NewServer(mux)
 	t.Cleanup(e.api.Close)
-	e.s = notify.New(notify.Config{DB: d, Directory: e.people, Links: notify.NewLinks(key, "https://care.riverside.test", 0),
+	cfg := notify.Config{DB: d, Directory: e.people, Links: notify.NewLinks(key, "https://care.riverside.test", 0),
 		Providers: e.prov, ReceiptsURL: e.api.URL, Poll: 5 * time.Millisecond, Lease: 3 * time.Second,
-		MaxAttempts: 3, RetryBase: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Now: e.clock.Now})
+		MaxAttempts: 3, RetryBase: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Now: e.clock.Now}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	e.s = notify.New(cfg)
 	(&notify.API{Service: e.s, Providers: e.prov, PublicURL: e.api.URL}).Register(mux)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
