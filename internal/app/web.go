@@ -21,7 +21,8 @@ import (
 func (a *App) registerPages(mux *http.ServeMux, api *signin.API, acc *access.API, opts *httpx.Options) error {
 	cfg := web.Config{SignIn: api.Service, Orgs: a.Orgs, Accounts: api.Accounts, Enroll: api.Enroll,
 		Lifecycle: api.Lifecycle, Cookies: api.Cookies, Log: a.Log.With("component", "web"),
-		Access: acc.Service(), AuditLog: a.Audit, Journeys: a.Journeys, JourneyAudit: journeyAudit{log: a.Audit}}
+		Access: acc.Service(), AuditLog: a.Audit, Journeys: a.Journeys, JourneyAudit: journeyAudit{log: a.Audit},
+		Notify: a.Notify, NotifyProviders: a.NotifyProviders, Inboxes: &directory{app: a}, NotifyAudit: notifyAudit{log: a.Audit}}
 	if pk, ok := api.Passkeys.(*identity.Passkeys); ok && pk != nil {
 		cfg.Passkeys = pk
 	}
@@ -36,5 +37,6 @@ func (a *App) registerPages(mux *http.ServeMux, api *signin.API, acc *access.API
 	if _, taken := opts.ErrorRenderers["/"]; !taken {
 		opts.ErrorRenderers["/"] = pages.ErrorRenderer(nil)
 	}
+	opts.CrossOriginBypass = append(opts.CrossOriginBypass, web.UnsubscribeRoute)
 	return nil
 }

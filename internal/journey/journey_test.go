@@ -527,6 +527,27 @@ func TestResultsWithoutOrder(t *testing.T) {
 	})
 }
 
+// TestHistoryTellsNobody: a result months old (imported history) is
+// released at once, and nobody is told of it; a new result is.
+func TestHistoryTellsNobody(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		old := strings.Replace(fmt.Sprintf(potassium, "old", "final", "7.2", "HH"), "2026-11-20T08:00:00Z", "2026-06-02T08:00:00Z", 1)
+		e.write(old)
+		j, _ := e.journey("Observation/old")
+		if j.Stage != journey.Released || j.DueAt != nil {
+			t.Fatalf("imported history: %+v", j)
+		}
+		if len(e.notices) != 0 {
+			t.Fatalf("imported history told %+v", e.notices)
+		}
+		e.write(fmt.Sprintf(potassium, "new", "final", "4.2", "N"))
+		if len(e.notices) != 1 || e.notices[0].Kind != "result-ready" || e.notices[0].Who != "Patient/pat" {
+			t.Fatalf("a new result's notices: %+v", e.notices)
+		}
+	})
+}
+
 // TestCorrectionAndFollowup: an amended report brings a reviewed result
 // back to final, to be reviewed again; a follow-up order and its
 // appointment carry the journey to followup-done and closed.

@@ -442,7 +442,10 @@ func (t *tx) release(p *pending) error {
 	}
 	j.ReleasedAt = ptr(t.now)
 	p.move(t.now, Released, false, "policy:release", "", note)
-	t.notices = append(t.notices, releaseNotice(t.orgID, j, t.now))
+	if !p.historical() {
+		// Imported history is released without a word: it is not news.
+		t.notices = append(t.notices, releaseNotice(t.orgID, j, t.now))
+	}
 	return nil
 }
 

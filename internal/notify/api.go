@@ -101,14 +101,23 @@ func (a *API) with(h func(w http.ResponseWriter, r *http.Request, p *fhir.Princi
 	}
 }
 
-// Who may do what.
+// The roles that may use the care team's and administrators' functions,
+// here and on the pages.
 var (
-	// careTeam reads message history and failures and sends again.
-	careTeam = roles(identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician, identity.RoleCoordinator, identity.RoleAdmin)
-	// auditors read message history too.
-	historyReaders = roles(identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician, identity.RoleCoordinator, identity.RoleAdmin, identity.RoleCompliance)
-	// admins set the organisation's texts and providers.
-	admins = roles(identity.RoleAdmin)
+	// CareTeamRoles read message history and failures and send again.
+	CareTeamRoles = []identity.Role{identity.RoleClinician, identity.RoleNurse, identity.RoleTechnician, identity.RoleCoordinator, identity.RoleAdmin}
+	// HistoryRoles read message history: the care team and compliance.
+	HistoryRoles = append(slices.Clone(CareTeamRoles), identity.RoleCompliance)
+	// AdminRoles set the organisation's texts and providers.
+	AdminRoles = []identity.Role{identity.RoleAdmin}
+	// UnsuppressRoles let messages go to a suppressed address again.
+	UnsuppressRoles = []identity.Role{identity.RoleAdmin, identity.RoleCoordinator}
+)
+
+var (
+	careTeam       = roles(CareTeamRoles...)
+	historyReaders = roles(HistoryRoles...)
+	admins         = roles(AdminRoles...)
 )
 
 func roles(rs ...identity.Role) map[string]bool {
@@ -513,7 +522,7 @@ func (a *API) suppressions(w http.ResponseWriter, r *http.Request, p *fhir.Princ
 }
 
 func (a *API) unsuppress(w http.ResponseWriter, r *http.Request, p *fhir.Principal) error {
-	if err := need(p, roles(identity.RoleAdmin, identity.RoleCoordinator), "lift a suppression"); err != nil {
+	if err := need(p, roles(UnsuppressRoles...), "lift a suppression"); err != nil {
 		return err
 	}
 	if err := a.Service.Unsuppress(r.Context(), p.OrgID, r.PathValue("channel"), r.PathValue("address")); err != nil {

@@ -81,7 +81,8 @@ type Event struct {
 	// message history ("" when none).
 	PatientID string
 	// Target is the careloop path the message's link leads to, through
-	// sign-in ("/staff/results/ID"); empty: the message in the inbox.
+	// sign-in ("/staff/results/ID"); empty: the message's in-app copy
+	// ("/account/messages/ID").
 	Target string
 	// Detail is health detail ("cholesterol test") that a patient who
 	// chose so receives; everyone else gets the message without it.

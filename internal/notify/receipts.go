@@ -116,13 +116,20 @@ func (s *Service) OpenLink(ctx context.Context, token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var orgID, target, state, channel string
+	var orgID, target, state, eventID, inbox string
 	var opened sql.NullInt64
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT m.org_id, COALESCE(e.target, ''), m.state, m.channel, m.opened_at FROM notify_messages m
-LEFT JOIN notify_events e ON e.id = m.event_id WHERE m.id = $1`, id).Scan(&orgID, &target, &state, &channel, &opened)
+		err := tx.QueryRowContext(ctx, `SELECT m.org_id, COALESCE(e.target, ''), m.state, m.event_id, m.opened_at FROM notify_messages m
+LEFT JOIN notify_events e ON e.id = m.event_id WHERE m.id = $1`, id).Scan(&orgID, &target, &state, &eventID, &opened)
 		if err != nil {
 			return err
+		}
+		if target == "" {
+			// The message in the inbox: its in-app copy (a digest has none).
+			err := tx.QueryRowContext(ctx, "SELECT id FROM notify_messages WHERE event_id = $1 AND channel = 'inapp'", eventID).Scan(&inbox)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
 		if opened.Valid {
 			return nil
@@ -142,10 +149,13 @@ LEFT JOIN notify_events e ON e.id = m.event_id WHERE m.id = $1`, id).Scan(&orgID
 	if err != nil {
 		return "", fmt.Errorf("notify: open link of %s: %w", id, err)
 	}
-	if target == "" {
-		target = "/account/messages/" + id
+	switch {
+	case target != "":
+		return target, nil
+	case inbox != "":
+		return "/account/messages/" + inbox, nil
 	}
-	return target, nil
+	return "/account/messages", nil
 }
 
 // UnsubscribeLink stops messages to the address of the message whose

@@ -29,6 +29,8 @@ type accountPage struct {
 	// Patient: the account is a patient's; RecordLinked: it is tied to
 	// their record. A patient without one is offered /account/link-record.
 	Patient, RecordLinked bool
+	// Messages links to the inbox with its unread count; nil without one.
+	Messages *accountMessages
 }
 
 // account shows who the person is, their role and their factors. Staff who
@@ -67,6 +69,12 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, 
 	if p.resultsServed() && slices.Contains(resultsTeam, a.Role) {
 		v.Staff = append([]staffLink{{"/staff/results", "Results inbox"}}, v.Staff...)
 	}
+	messages, links, err := p.accountNotify(r, u)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Messages, v.Staff = messages, append(v.Staff, links...)
 	d := p.data(w, r, "Your account", v)
 	d.Errors = e
 	p.r.Page(w, r, status, "account", d)

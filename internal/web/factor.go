@@ -84,7 +84,7 @@ func (p *Pages) factor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Cookies.Set(w, out.Secret)
-	seeOther(w, r, "/account")
+	seeOther(w, r, p.takeNext(w, r))
 }
 
 // ceremonyCookie holds the id of a passkey ceremony between its begin and
@@ -141,6 +141,7 @@ func (p *Pages) passkeyFactorFinish(w http.ResponseWriter, r *http.Request) {
 	var fresh string
 	if awaiting {
 		_, fresh, err = p.SignIn.Sessions.Complete(r.Context(), secret)
+		next = p.takeNext(w, r)
 	} else {
 		_, fresh, err = p.SignIn.Sessions.Renew(r.Context(), secret, true)
 		next = "/account/security"

@@ -189,6 +189,9 @@ type resultPage struct {
 	AcknowledgeLabel                    string
 	// The forms' values, shown again with their errors.
 	Note, Text, HoldReason, Until string
+	// Messages links to the patient's message history; empty when those
+	// pages are not served.
+	Messages string
 }
 
 // fact is one line of the journey's facts; one with ISO (its time in
@@ -255,6 +258,9 @@ func (p *Pages) showResult(w http.ResponseWriter, r *http.Request, status int, u
 		return
 	}
 	f.Resources = resourceLinks(j)
+	if p.notifyServed() {
+		f.Messages = "/staff/patients/" + url.PathEscape(j.PatientID) + "/messages"
+	}
 	for _, ev := range evs {
 		row, err := eventOf(ctx, &people, ev)
 		if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -19,6 +20,9 @@ type signInForm struct {
 	Passkeys bool
 	// Lifecycle links to registration, activation and recovery.
 	Lifecycle bool
+	// Next is the local path to land on after signing in (a hidden
+	// field); empty for /account.
+	Next string
 }
 
 func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, error) {
@@ -34,8 +38,9 @@ func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, erro
 }
 
 func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
+	next, _ := localPath(r.URL.Query().Get("next"))
 	if _, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err == nil {
-		seeOther(w, r, "/account")
+		seeOther(w, r, cmp.Or(next, "/account"))
 		return
 	}
 	f, err := p.signInForm(r, r.URL.Query().Get("org"), "")
@@ -43,6 +48,7 @@ func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	f.Next = next
 	p.showSignIn(w, r, http.StatusOK, f, nil)
 }
 
@@ -61,6 +67,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	f.Next, _ = localPath(r.PostFormValue("next"))
 	e := &pweb.FormErrors{}
 	if f.Org == "" {
 		e.Add("org", "Enter your organisation.")
@@ -89,11 +96,14 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 	p.Cookies.Set(w, out.Secret)
 	switch {
 	case out.NeedsFactor:
+		p.keepNext(w, f.Next)
 		seeOther(w, r, "/signin/factor")
 	case out.MustEnroll:
+		p.forgetNext(w)
 		seeOther(w, r, "/account/security")
 	default:
-		seeOther(w, r, "/account")
+		p.forgetNext(w)
+		seeOther(w, r, cmp.Or(f.Next, "/account"))
 	}
 }
 

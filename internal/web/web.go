@@ -2,10 +2,12 @@
 // second factor, passkey), the account, its security (authenticator app,
 // recovery codes, passkeys) and its sessions, and getting and recovering
 // an account (invitation, activation code, registration, email
-// verification, recovery by email link). Pages are rendered on the
-// server with html/template inside the shared layout of
-// internal/platform/web and work without JavaScript, except passkeys,
-// which need the browser's WebAuthn API (static/passkey.js).
+// verification, recovery by email link), and messages: the patient's
+// inbox and how they are contacted, the links in messages, the care
+// team's delivery pages and the administrators' texts and providers.
+// Pages are rendered on the server with html/template inside the shared
+// layout of internal/platform/web and work without JavaScript, except
+// passkeys, which need the browser's WebAuthn API (static/passkey.js).
 //
 // Each page or action is one small file with its handler and one template
 // in templates/; a new page is one more of each plus one line in Register.
@@ -25,6 +27,7 @@ import (
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/journey"
+	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
@@ -85,6 +88,21 @@ type Config struct {
 	// the page when it cannot) and every action on one (in the action's
 	// transaction), as it does for the journeys' JSON API.
 	JourneyAudit journey.Auditor
+	// Notify is careloop's notification service. With it the links of
+	// messages (/n/) are served; with Access, Inboxes and NotifyAudit too,
+	// the inbox and preferences (/account/messages,
+	// /account/notifications), the care team's message pages
+	// (/staff/messages) and the administrators' texts (/staff/notify).
+	Notify Notifications
+	// NotifyProviders are the organisations' email and SMS providers, for
+	// /staff/notify/providers (not served when nil).
+	NotifyProviders NotifyProviders
+	// Inboxes says whose in-app messages a signed-in person reads.
+	Inboxes notify.Inboxes
+	// NotifyAudit records every page view that shows patients' messages
+	// (failing the page when it cannot) and every retry, as it does for
+	// the notifications' JSON API.
+	NotifyAudit notify.Auditor
 }
 
 // AccessRules are the rules of proxy access and break-glass for a
@@ -173,6 +191,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 		mux.HandleFunc("POST /staff/results/{id}/hold", p.withRole(resultsTeam, p.holdResult))
 	}
 
+	p.registerNotify(mux)
+
 	if p.Lifecycle == nil {
 		return
 	}
@@ -200,6 +220,40 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/link-record", p.withSession(p.linkRecord))
 	mux.HandleFunc("GET /staff/registrations", p.withRole(matchers, p.registrations))
 	mux.HandleFunc("POST /staff/registrations/{id}/link", p.withRole(matchers, p.linkRegistration))
+}
+
+// registerNotify adds the pages about messages: the links of messages,
+// the inbox and preferences, the care team's and the administrators'
+// pages.
+func (p *Pages) registerNotify(mux *http.ServeMux) {
+	if p.Notify == nil {
+		return
+	}
+	mux.HandleFunc("GET /n/{token}", p.openLink)
+	mux.HandleFunc("GET /n/{token}/unsubscribe", p.unsubscribeForm)
+	mux.HandleFunc(UnsubscribeRoute, p.unsubscribe)
+	if !p.notifyServed() {
+		return
+	}
+	mux.HandleFunc("GET /account/messages", p.withSession(p.inbox))
+	mux.HandleFunc("GET /account/messages/{id}", p.withSession(p.inboxMessage))
+	mux.HandleFunc("GET /account/notifications", p.withSession(p.notifyPrefs))
+	mux.HandleFunc("POST /account/notifications", p.withSession(p.setNotifyPrefs))
+	mux.HandleFunc("GET /staff/messages", p.withRole(messageReaders, p.staffMessages))
+	mux.HandleFunc("GET /staff/messages/{id}", p.withRole(messageReaders, p.staffMessage))
+	mux.HandleFunc("POST /staff/messages/{id}/retry", p.withRole(messageReaders, p.retryMessage))
+	mux.HandleFunc("GET /staff/patients/{id}/messages", p.withRole(messageReaders, p.patientMessages))
+	mux.HandleFunc("GET /staff/notify/suppressions", p.withRole(messageSenders, p.suppressions))
+	mux.HandleFunc("POST /staff/notify/suppressions/lift", p.withRole(suppressionLift, p.liftSuppression))
+	mux.HandleFunc("GET /staff/notify/templates", p.withRole(notifyAdmins, p.notifyTexts))
+	mux.HandleFunc("GET /staff/notify/templates/edit", p.withRole(notifyAdmins, p.notifyText))
+	mux.HandleFunc("POST /staff/notify/templates/edit", p.withRole(notifyAdmins, p.editNotifyText))
+	if p.NotifyProviders != nil {
+		mux.HandleFunc("GET /staff/notify/providers", p.withRole(notifyAdmins, p.notifyProviders))
+		mux.HandleFunc("POST /staff/notify/providers/{channel}", p.withRole(notifyAdmins, p.setProvider))
+		mux.HandleFunc("POST /staff/notify/providers/{channel}/remove", p.withRole(notifyAdmins, p.removeProvider))
+		mux.HandleFunc("POST /staff/notify/providers/{channel}/test", p.withRole(notifyAdmins, p.testProvider))
+	}
 }
 
 // resultsServed reports whether the care team's results pages are served.
