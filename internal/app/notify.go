@@ -78,7 +78,8 @@ func (n journeyNotifier) NotifyTx(ctx context.Context, tx *sql.Tx, no journey.No
 }
 
 // directory finds people's contacts in the FHIR store (Patient and
-// Practitioner telecom and preferred language) and accounts, and their
+// Practitioner telecom and preferred language; for a patient whose record
+// has no email, the email of their account) and accounts, and their
 // inboxes from their sign-in.
 type directory struct{ app *App }
 
@@ -108,6 +109,16 @@ func (d *directory) Contact(ctx context.Context, orgID, recipient string) (notif
 	}
 	c.Staff = typ == "Practitioner"
 	contactOf(st.JSON, &c)
+	if c.Email == "" && typ == "Patient" {
+		// The record has no email: the one the patient signs in with.
+		acct, err := d.app.Accounts.ByFHIRRef(ctx, orgID, recipient)
+		switch {
+		case err == nil:
+			c.Email = acct.Email
+		case errs.CodeOf(err) != errs.NotFound:
+			return c, err
+		}
+	}
 	return c, nil
 }
 
