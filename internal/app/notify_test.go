@@ -162,6 +162,12 @@ func TestNotifyAPI(t *testing.T) {
 				t.Fatalf("preferences: %d %s", r.status, r.body)
 			}
 
+			// A caregiver does not set the patient's choices.
+			carer := find(ps, "carer@example.org")
+			if r := s.as(carer, "PUT", "/notify/preferences", []byte(`{"lang":"en"}`), jsonH...); r.status != http.StatusForbidden {
+				t.Fatalf("a caregiver setting preferences: %d %s", r.status, r.body)
+			}
+
 			// History: Dr Doc reaches Alice, not Bob.
 			before := len(s.auditEntries(0))
 			r = s.as(doc, "GET", "/notify/messages", nil)

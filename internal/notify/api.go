@@ -194,8 +194,14 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, p *fhir.Principal) er
 }
 
 // own returns the recipient whose preferences the caller sets: their
-// own record or account (the first of their inboxes).
+// own record or account (the first of their inboxes). Caregivers have
+// none.
 func (a *API) own(r *http.Request, p *fhir.Principal) (string, error) {
+	if p.Role == string(identity.RoleCaregiver) {
+		// A caregiver's inboxes are the patients' records: their choices
+		// are the patients' own to make.
+		return "", errs.Forbiddenf("Caregivers have no message preferences of their own yet; the patient sets theirs.")
+	}
 	boxes, err := a.inboxesOf(r, p)
 	if err != nil {
 		return "", err

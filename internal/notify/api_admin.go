@@ -265,7 +265,7 @@ func (s *Service) SendTest(ctx context.Context, orgID, channel, to, lang string)
 		return "", err
 	}
 	id := newID()
-	rd, err := s.catalog.Render(templates.Key{Kind: templates.ProviderTest, Channel: channel, Lang: lang, Level: "standard"},
+	rd, err := s.texts(ctx, orgID).Render(templates.Key{Kind: templates.ProviderTest, Channel: channel, Lang: lang, Level: "standard"},
 		templates.Data{Org: org, Link: s.links.base, Prefs: s.links.base + "/account/notifications"})
 	if err != nil {
 		return "", fmt.Errorf("notify: test message: %w", err)
