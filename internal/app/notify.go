@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"strings"
@@ -149,7 +150,7 @@ func contactOf(raw []byte, c *notify.Contact) {
 		}
 		return true
 	})
-	c.Phone = firstNonEmpty(mobile, phone)
+	c.Phone = cmp.Or(mobile, phone)
 	if n, err := sms.NormalizePhone(c.Phone); err == nil {
 		c.Phone = n
 	} else {
@@ -166,15 +167,6 @@ func contactOf(raw []byte, c *notify.Contact) {
 	if len(lang) >= 2 {
 		c.Lang = strings.ToLower(lang[:2])
 	}
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func firstWord(s string) string {

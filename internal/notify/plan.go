@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -127,11 +128,11 @@ func (s *Service) plan(ctx context.Context, look *lookups, e storedEvent, now ti
 	if err != nil {
 		return nil, err
 	}
-	lang := firstOf(p.Lang, c.Lang, "en")
+	lang := cmp.Or(p.Lang, c.Lang, "en")
 	if !slices.Contains(Languages, lang) {
 		lang = "en"
 	}
-	loc := location(firstOf(p.TimeZone, c.TimeZone))
+	loc := location(cmp.Or(p.TimeZone, c.TimeZone))
 	org, err := look.orgName(ctx, e.OrgID)
 	if err != nil {
 		return nil, err
@@ -214,7 +215,7 @@ func (s *Service) plan(ctx context.Context, look *lookups, e storedEvent, now ti
 		m.due = &due
 		if !c.Staff && !urgent {
 			m.capped, m.capLimit, m.capLoc = true, p.DailyCap, loc
-			m.capMorning = nextMorning(now, loc, firstOf(p.QuietEnd, DefaultQuietEnd)).UTC()
+			m.capMorning = nextMorning(now, loc, cmp.Or(p.QuietEnd, DefaultQuietEnd)).UTC()
 		}
 	}
 	if len(usable) == 0 {
@@ -225,15 +226,6 @@ func (s *Service) plan(ctx context.Context, look *lookups, e storedEvent, now ti
 		}
 	}
 	return out, nil
-}
-
-func firstOf(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // formatWhen says a time in the person's zone and language ("" for none).
