@@ -61,11 +61,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	cfg := a.Config
 
 	bar := newProgressBar(stderr, "Seeding demo patients")
-	seeder := &demo.Seeder{DB: a.DB, Orgs: a.Orgs, Resources: a.Resources, Accounts: a.Accounts, Progress: bar.update}
+	seeder := &demo.Seeder{DB: a.DB, Orgs: a.Orgs, Resources: a.Resources, Accounts: a.Accounts, Journeys: a.Journeys, Progress: bar.update}
 	start := time.Now()
 	res, err := seeder.Seed(ctx, demo.Config{Seed: cfg.DemoSeed, Patients: cfg.DemoPatients})
 	bar.finish()
 	if err != nil {
+		return err
+	}
+	if err := a.UseDemoTimeZone(ctx, res.Org.ID, res.TimeZone); err != nil {
 		return err
 	}
 	switch {

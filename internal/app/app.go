@@ -211,6 +211,11 @@ func (a *App) routes() (http.Handler, error) {
 		return nil, err
 	}
 	accessAPI.Register(mux)
+	book := a.bookingService()
+	book.API(accessAPI.Users.Authenticate).Register(mux)
+	if err := a.registerPortal(mux, accessAPI, book); err != nil {
+		return nil, err
+	}
 	a.journeyAPI(accessAPI.Users).Register(mux)
 	a.notifyAPI().Register(mux)
 	(&audit.API{Log: a.Audit, Viewers: auditViewers{accessAPI.Users}, BaseURL: a.Config.BaseURL.String() + "/audit"}).Register(mux)

@@ -70,9 +70,11 @@ func (n journeyNotifier) NotifyTx(ctx context.Context, tx *sql.Tx, no journey.No
 		n.app.Log.DebugContext(ctx, "journey notice without a recipient", "journey", no.JourneyID, "to", no.To, "who", no.Who)
 		return nil
 	}
-	target := ""
-	if no.To != "patient" {
-		target = "/staff/results/" + no.JourneyID
+	// The link leads to the journey: the care team's page, or the
+	// patient's result in the portal.
+	target := "/staff/results/" + no.JourneyID
+	if no.To == "patient" {
+		target = "/results/" + no.JourneyID
 	}
 	return n.app.Notify.EnqueueTx(ctx, tx, notify.Event{OrgID: no.OrgID, Key: no.Key, Kind: no.Kind, Recipient: no.Who,
 		PatientID: no.PatientID, Target: target, Detail: no.Detail})

@@ -46,8 +46,9 @@ var roleSuffix = map[string]string{
 }
 
 type staffMember struct {
-	info   PractitionerInfo
-	roleID string
+	info    PractitionerInfo
+	roleID  string
+	display string // the name as written, e.g. "Dr. Ana Ruiz, MD"
 }
 
 var clinicAddress = address{
@@ -121,6 +122,7 @@ func (g *Generator) buildClinic() {
 	c := Clinic{
 		Name:         clinicName,
 		Slug:         clinicSlug,
+		TimeZone:     clinicTimeZone,
 		Organization: Resource{Type: "Organization", ID: g.orgID, JSON: marshal(org)},
 		Resources: []Resource{
 			{Type: "Location", ID: g.mainLocID, JSON: marshal(mainLoc)},
@@ -219,9 +221,10 @@ func (g *Generator) buildClinic() {
 
 		info := PractitionerInfo{ID: id, Name: given + " " + family, Role: role, Email: email}
 		c.Practitioners = append(c.Practitioners, info)
-		g.staff = append(g.staff, staffMember{info: info, roleID: roleID})
+		g.staff = append(g.staff, staffMember{info: info, roleID: roleID, display: name.Text})
 	}
 	c.Resources = append(c.Resources, roles...)
+	g.buildSchedules(&c)
 	g.clinic = c
 }
 

@@ -29,7 +29,7 @@ type Config struct {
 	Seed          int64     // default 1 when zero
 	Patients      int       // default 200; 1..100000
 	Practitioners int       // default 8; 1..1000
-	Months        int       // default 12; 1..120: orders and results spread over the Months before Anchor
+	Months        int       // default 12; 1..120: orders and results spread over the Months before Anchor (the showcase patient's reach back about two years regardless)
 	Anchor        time.Time // the "now" of the data set; required. It is used in UTC, truncated to the second.
 }
 
@@ -43,12 +43,20 @@ type Resource struct {
 // Clinic is the organisation-level data of the demo clinic.
 //
 // Organization is the clinic itself. Resources holds, in dependency order,
-// the Locations (the clinic, then its laboratory), the Practitioners and the
-// PractitionerRoles; it does not repeat Organization. Practitioners describes
-// the staff in the same order as their Practitioner resources.
+// the Locations (the clinic, then its laboratory), the Practitioners, the
+// PractitionerRoles, then for each physician a Schedule followed by its
+// Slots; it does not repeat Organization. Practitioners describes the staff
+// in the same order as their Practitioner resources.
+//
+// The appointment book: each physician's Schedule (active, its actors the
+// physician and the clinic's Location, service type "General practice")
+// has Slots of 20 minutes, Monday to Friday from 09:00 to 12:00 and from
+// 14:00 to 17:00 in TimeZone, for every such slot that starts after Anchor
+// and less than 28 days after it; about 15 in 100 are busy, the rest free.
 type Clinic struct {
 	Name          string
 	Slug          string
+	TimeZone      string // IANA zone of the clinic, "America/Chicago": its opening hours and business days
 	Organization  Resource
 	Resources     []Resource
 	Practitioners []PractitionerInfo
@@ -72,8 +80,11 @@ type PractitionerInfo struct {
 //
 // Resources starts with the Patient, then the patient's Conditions, then for
 // each order in chronological order its ServiceRequest, Specimen,
-// Observations and DiagnosticReport (those that exist at Anchor). Every
-// reference in them points at a resource in the same record or in the Clinic.
+// Observations and DiagnosticReport (those that exist at Anchor); the
+// showcase patient's record ends with the telephone call about their
+// critical result and their follow-up order (see Showcase). Every
+// reference in them points at a resource in the same record or in the
+// Clinic, and at one before it.
 type PatientRecord struct {
 	Index     int    // the i of Generator.Patient(i)
 	PatientID string // the id of the Patient resource

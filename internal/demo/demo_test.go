@@ -327,9 +327,16 @@ func TestTimestampsWithinWindow(t *testing.T) {
 	ds := defaultDataset(t)
 	anchor := ds.g.Config().Anchor
 	start := anchor.AddDate(0, -ds.g.Config().Months, 0)
-	fields := []string{"authoredOn", "effectiveDateTime", "issued", "collectedDateTime", "receivedTime"}
+	// The showcase patient's earlier visits reach back about two years
+	// whatever Months says (see Showcase).
+	showcaseStart := anchor.AddDate(-2, 0, 0)
+	fields := []string{"authoredOn", "effectiveDateTime", "issued", "collectedDateTime", "receivedTime", "sent"}
 	n := 0
 	for _, d := range ds.all {
+		start := start
+		if d.patient == ShowcasePatient {
+			start = showcaseStart
+		}
 		walk(d.m, func(o map[string]any) {
 			for _, f := range fields {
 				s, ok := o[f].(string)
@@ -762,7 +769,12 @@ func TestClinic(t *testing.T) {
 	for _, r := range c.Resources {
 		counts[r.Type]++
 	}
-	want := map[string]int{"Location": 2, "Practitioner": 8, "PractitionerRole": 8}
+	// Three physicians (practitioners 0, 1 and 5 of rolePattern) each have
+	// a Schedule with 18 slots a weekday over the 28 days after Anchor.
+	// Anchor is Monday 10:04 in Chicago: 20 full weekdays, less the four
+	// slots of Anchor's day that have passed, plus the four of the 28th
+	// day (a Monday too) that start before 10:04.
+	want := map[string]int{"Location": 2, "Practitioner": 8, "PractitionerRole": 8, "Schedule": 3, "Slot": 3 * (20*18 - 4 + 4)}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("clinic resources %v, want %v", counts, want)
 	}

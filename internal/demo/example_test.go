@@ -37,7 +37,7 @@ func Example() {
 	}
 	// Output:
 	// Riverside Family Clinic: 8 staff
-	// patient 0: Danielle Gibson, born 1994-09-15, 18 resources
+	// patient 0: Beverly Gibson, born 1965-09-15, 103 resources
 	// patient 1: Jason Allen, born 1970-06-24, 50 resources
 	// patient 2: Ethan Cole, born 2007-09-13, 1 resources
 }

@@ -29,6 +29,8 @@ const (
 	systemCondVerify     = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 	systemCondCategory   = "http://terminology.hl7.org/CodeSystem/condition-category"
 	systemStaffRole      = "https://careloop.org/fhir/CodeSystem/staff-role"
+	systemCommCategory   = "http://terminology.hl7.org/CodeSystem/communication-category"
+	systemPartMode       = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 )
 
 // ContactPreferencesURL is the URL of the Patient extension that carries a
@@ -223,7 +225,7 @@ type serviceRequestJSON struct {
 	Identifier      []identifier      `json:"identifier,omitempty"`
 	Status          string            `json:"status"`
 	Intent          string            `json:"intent"`
-	Category        []codeableConcept `json:"category"`
+	Category        []codeableConcept `json:"category,omitempty"`
 	Priority        string            `json:"priority"`
 	Code            codeableConcept   `json:"code"`
 	Subject         *reference        `json:"subject"`
@@ -272,19 +274,65 @@ type observationJSON struct {
 }
 
 type diagnosticReportJSON struct {
-	ResourceType      string            `json:"resourceType"`
-	ID                string            `json:"id"`
-	BasedOn           []reference       `json:"basedOn"`
-	Status            string            `json:"status"`
-	Category          []codeableConcept `json:"category"`
-	Code              codeableConcept   `json:"code"`
-	Subject           *reference        `json:"subject"`
-	EffectiveDateTime string            `json:"effectiveDateTime"`
-	Issued            string            `json:"issued"`
-	Performer         []reference       `json:"performer"`
-	Specimen          []reference       `json:"specimen"`
-	Result            []reference       `json:"result"`
-	Conclusion        string            `json:"conclusion,omitempty"`
+	ResourceType       string            `json:"resourceType"`
+	ID                 string            `json:"id"`
+	BasedOn            []reference       `json:"basedOn"`
+	Status             string            `json:"status"`
+	Category           []codeableConcept `json:"category"`
+	Code               codeableConcept   `json:"code"`
+	Subject            *reference        `json:"subject"`
+	EffectiveDateTime  string            `json:"effectiveDateTime"`
+	Issued             string            `json:"issued"`
+	Performer          []reference       `json:"performer"`
+	ResultsInterpreter []reference       `json:"resultsInterpreter,omitempty"`
+	Specimen           []reference       `json:"specimen"`
+	Result             []reference       `json:"result"`
+	Conclusion         string            `json:"conclusion,omitempty"`
+}
+
+type period struct {
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
+}
+
+type scheduleJSON struct {
+	ResourceType    string            `json:"resourceType"`
+	ID              string            `json:"id"`
+	Active          bool              `json:"active"`
+	ServiceType     []codeableConcept `json:"serviceType"`
+	Specialty       []codeableConcept `json:"specialty,omitempty"`
+	Actor           []reference       `json:"actor"`
+	PlanningHorizon *period           `json:"planningHorizon,omitempty"`
+	Comment         string            `json:"comment,omitempty"`
+}
+
+type slotJSON struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	ServiceType  []codeableConcept `json:"serviceType,omitempty"`
+	Schedule     *reference        `json:"schedule"`
+	Status       string            `json:"status"`
+	Start        string            `json:"start"`
+	End          string            `json:"end"`
+}
+
+type communicationPayload struct {
+	ContentString string `json:"contentString"`
+}
+
+type communicationJSON struct {
+	ResourceType string                 `json:"resourceType"`
+	ID           string                 `json:"id"`
+	Status       string                 `json:"status"`
+	Category     []codeableConcept      `json:"category,omitempty"`
+	Priority     string                 `json:"priority,omitempty"`
+	Medium       []codeableConcept      `json:"medium,omitempty"`
+	Subject      *reference             `json:"subject"`
+	About        []reference            `json:"about,omitempty"`
+	Sent         string                 `json:"sent"`
+	Recipient    []reference            `json:"recipient"`
+	Sender       *reference             `json:"sender"`
+	Payload      []communicationPayload `json:"payload"`
 }
 
 // numberJSON returns the decimal s as a JSON number, keeping its precision

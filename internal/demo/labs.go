@@ -45,6 +45,10 @@ type visitState struct {
 }
 
 func (b *patientBuilder) labs() {
+	if b.showcase {
+		b.showcaseLabs()
+		return
+	}
 	g := b.g
 	rate := 0.0
 	switch {
@@ -256,37 +260,65 @@ type result struct {
 	interp string   // v3 ObservationInterpretation code
 }
 
+// labOrder is one laboratory order as its resources state it at Anchor.
+type labOrder struct {
+	k         int // the order's number within the patient's record
+	panel     *panel
+	conds     []int  // indexes into conditions: the reasons for the order
+	reason    string // free-text reason when conds is empty
+	priority  string
+	requester int // index into g.staff
+
+	authored, collected, received time.Time
+	// released is when the report (and its results) were issued.
+	released time.Time
+	// status is the report's status at Anchor ("preliminary", "final" or
+	// "amended"), or "" when there is no specimen yet (cancelled, or not
+	// collected) and "pending" when the specimen is in the laboratory but
+	// nothing is reported.
+	status       string
+	cancelled    bool
+	cancelReason string
+	results      []result
+
+	amended   int // index into results of the corrected result, or -1
+	amendAt   time.Time
+	amendNote string
+
+	// conclusion is the report's conclusion; interpreter, when not -1, is
+	// the index into g.staff of the clinician who wrote it.
+	conclusion  string
+	interpreter int
+}
+
 // order writes the resources of order number k placed at visit vs.
 func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 	g, r := b.g, b.r
 	p := plan.panel
-	key := strconv.Itoa(b.i) + "/" + strconv.Itoa(k)
-	srID := g.id("ServiceRequest/" + key)
-	specID := g.id("Specimen/" + key)
-	drID := g.id("DiagnosticReport/" + key)
+	o := &labOrder{k: k, panel: p, conds: plan.conds, reason: plan.reason, amended: -1, interpreter: -1}
 
 	// Timeline.
-	authored := minTime(vs.at.Add(time.Duration(3+r.IntN(28))*time.Minute), g.anchor)
-	priority := "routine"
+	o.authored = minTime(vs.at.Add(time.Duration(3+r.IntN(28))*time.Minute), g.anchor)
+	o.priority = "routine"
 	switch x := r.IntN(100); {
 	case x < 1:
-		priority = "stat"
+		o.priority = "stat"
 	case x < 5:
-		priority = "urgent"
+		o.priority = "urgent"
 	}
-	requester := b.gp
+	o.requester = b.gp
 	if r.IntN(100) < 20 {
-		requester = pickOne(r, g.physicians)
+		o.requester = pickOne(r, g.physicians)
 	}
-	cancelled := b.chance(cancelShare)
-	cancelReason := pickOne(r, cancelReasons)
-	collected := authored.Add(time.Duration(5+r.IntN(40)) * time.Minute)
+	o.cancelled = b.chance(cancelShare)
+	o.cancelReason = pickOne(r, cancelReasons)
+	o.collected = o.authored.Add(time.Duration(5+r.IntN(40)) * time.Minute)
 	if b.chance(labLaterShare) {
-		collected = authored.Add(time.Duration(18*60+r.IntN(54*60)) * time.Minute)
+		o.collected = o.authored.Add(time.Duration(18*60+r.IntN(54*60)) * time.Minute)
 	}
-	received := collected.Add(time.Duration(10+r.IntN(80)) * time.Minute)
+	o.received = o.collected.Add(time.Duration(10+r.IntN(80)) * time.Minute)
 	tat := p.TATMin + (p.TATMax-p.TATMin)*r.Float64()
-	final := collected.Add(hours(tat))
+	final := o.collected.Add(hours(tat))
 	// A preliminary report goes out at the usual turnaround; the final one
 	// follows after review (a smear, a repeat, a pathologist's sign-off).
 	prelim := b.chance(p.Prelim)
@@ -295,62 +327,97 @@ func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 		final = prelimAt.Add(hours(6 + 30*r.Float64()))
 	}
 	amend := b.chance(amendShare)
-	amendAt := final.Add(hours(6 + 66*r.Float64()))
+	o.amendAt = final.Add(hours(6 + 66*r.Float64()))
 
 	// Results are drawn whatever the status, so that the random stream does
 	// not depend on Anchor-relative timing.
-	results := b.results(vs, p)
+	o.results = b.results(vs, p)
 
-	// status is the report status at Anchor, or "" when there is no
-	// specimen yet (cancelled, or not collected) and "pending" when the
-	// specimen is in the laboratory but nothing is reported.
-	status := "final"
-	released := final
+	o.status, o.released = "final", final
 	switch {
-	case cancelled || collected.After(g.anchor):
-		status = ""
+	case o.cancelled || o.collected.After(g.anchor):
+		o.status = ""
 	case prelim && g.anchor.Before(prelimAt), !prelim && g.anchor.Before(final):
-		status = "pending"
+		o.status = "pending"
 	case prelim && g.anchor.Before(final):
-		status, released = "preliminary", prelimAt
-	case amend && !amendAt.After(g.anchor):
-		status = "amended"
+		o.status, o.released = "preliminary", prelimAt
+	case amend && !o.amendAt.After(g.anchor):
+		o.status = "amended"
 	}
+	if o.status == "amended" {
+		var quant []int
+		for j, res := range o.results {
+			if res.a.Kind == quantitative {
+				quant = append(quant, j)
+			}
+		}
+		o.amended = pickOne(r, quant)
+		res := o.results[o.amended]
+		factor := 0.75 + 0.15*r.Float64()
+		if r.IntN(2) == 0 {
+			factor = 1.1 + 0.2*r.Float64()
+		}
+		before := strconv.FormatFloat(res.num*factor, 'f', res.a.Decimals, 64)
+		o.amendNote = fmt.Sprintf("Corrected result. Previously reported as %s on %s.", trimJoin(before, res.a.Unit), ts(final))
+		o.conclusion = "Amended report: " + res.a.Text + " corrected."
+	}
+	b.emitOrder(o)
+}
 
-	// ServiceRequest.
+// orderIDs returns the ids of the ServiceRequest, Specimen and
+// DiagnosticReport of order number k of patient i.
+func (g *Generator) orderIDs(i, k int) (sr, spec, dr string) {
+	key := strconv.Itoa(i) + "/" + strconv.Itoa(k)
+	return g.id("ServiceRequest/" + key), g.id("Specimen/" + key), g.id("DiagnosticReport/" + key)
+}
+
+// observationID returns the id of the result of analyte a in order number
+// k of patient i.
+func (g *Generator) observationID(i, k int, a *analyte) string {
+	return g.id("Observation/" + strconv.Itoa(i) + "/" + strconv.Itoa(k) + "/" + a.Key)
+}
+
+// emitOrder writes the resources of o that exist at Anchor: the
+// ServiceRequest always, then the Specimen once collected, then the
+// Observations and the DiagnosticReport once reported.
+func (b *patientBuilder) emitOrder(o *labOrder) {
+	g := b.g
+	p := o.panel
+	srID, specID, drID := g.orderIDs(b.i, o.k)
+
 	sr := serviceRequestJSON{
 		ResourceType: "ServiceRequest",
 		ID:           srID,
 		Identifier: []identifier{{
 			Type:   &codeableConcept{Coding: []coding{{System: systemIdentifierType, Code: "PLAC", Display: "Placer Identifier"}}},
 			System: systemOrderNumber,
-			Value:  fmt.Sprintf("ORD-%06d-%03d", b.i+1, k+1),
+			Value:  fmt.Sprintf("ORD-%06d-%03d", b.i+1, o.k+1),
 		}},
 		Status:     "completed",
 		Intent:     "order",
 		Category:   []codeableConcept{concept(systemSNOMED, "108252007", "Laboratory procedure")},
-		Priority:   priority,
+		Priority:   o.priority,
 		Code:       codeableConcept{Coding: []coding{{System: systemLOINC, Code: p.Code, Display: p.Display}}, Text: p.Text},
 		Subject:    b.ref,
-		AuthoredOn: ts(authored),
-		Requester:  ref("Practitioner", g.staff[requester].info.ID),
+		AuthoredOn: ts(o.authored),
+		Requester:  ref("Practitioner", g.staff[o.requester].info.ID),
 		Performer:  []reference{*ref("Organization", g.orgID)},
 	}
-	for _, c := range plan.conds {
+	for _, c := range o.conds {
 		sr.ReasonReference = append(sr.ReasonReference, *ref("Condition", b.conditionID(c)))
 	}
-	if len(plan.conds) == 0 && plan.reason != "" {
-		sr.ReasonCode = []codeableConcept{{Text: plan.reason}}
+	if len(o.conds) == 0 && o.reason != "" {
+		sr.ReasonCode = []codeableConcept{{Text: o.reason}}
 	}
 	switch {
-	case cancelled:
+	case o.cancelled:
 		sr.Status = "revoked"
-		sr.Note = []annotation{{Text: "Order cancelled: " + cancelReason + "."}}
-	case status == "", status == "pending", status == "preliminary":
+		sr.Note = []annotation{{Text: "Order cancelled: " + o.cancelReason + "."}}
+	case o.status == "", o.status == "pending", o.status == "preliminary":
 		sr.Status = "active"
 	}
 	b.add("ServiceRequest", srID, sr)
-	if status == "" {
+	if o.status == "" {
 		return
 	}
 
@@ -360,16 +427,16 @@ func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 		ID:           specID,
 		AccessionIdentifier: &identifier{
 			System: systemAccession,
-			Value:  fmt.Sprintf("L%s-%06d-%03d", collected.Format("060102"), b.i+1, k+1),
+			Value:  fmt.Sprintf("L%s-%06d-%03d", o.collected.Format("060102"), b.i+1, o.k+1),
 		},
 		Status:     "available",
 		Type:       codeableConcept{Coding: []coding{{System: systemSNOMED, Code: p.Specimen.Code, Display: p.Specimen.Display}}},
 		Subject:    b.ref,
 		Request:    []reference{*ref("ServiceRequest", srID)},
-		Collection: specimenCollection{CollectedDateTime: ts(collected)},
+		Collection: specimenCollection{CollectedDateTime: ts(o.collected)},
 	}
-	if !received.After(g.anchor) {
-		spec.ReceivedTime = ts(received)
+	if !o.received.After(g.anchor) {
+		spec.ReceivedTime = ts(o.received)
 	}
 	switch {
 	case g.labTech >= 0:
@@ -378,42 +445,24 @@ func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 		spec.Collection.Collector = ref("Practitioner", g.staff[g.nurse].info.ID)
 	}
 	b.add("Specimen", specID, spec)
-	if status == "pending" {
+	if o.status == "pending" {
 		return
 	}
 
 	// Observations.
-	amended := -1
-	var amendNote string
-	if status == "amended" {
-		var quant []int
-		for j, res := range results {
-			if res.a.Kind == quantitative {
-				quant = append(quant, j)
-			}
-		}
-		amended = pickOne(r, quant)
-		res := results[amended]
-		factor := 0.75 + 0.15*r.Float64()
-		if r.IntN(2) == 0 {
-			factor = 1.1 + 0.2*r.Float64()
-		}
-		before := strconv.FormatFloat(res.num*factor, 'f', res.a.Decimals, 64)
-		amendNote = fmt.Sprintf("Corrected result. Previously reported as %s on %s.", trimJoin(before, res.a.Unit), ts(final))
-	}
 	performers := []reference{*ref("Organization", g.orgID)}
 	if g.labTech >= 0 {
 		performers = append(performers, *ref("Practitioner", g.staff[g.labTech].info.ID))
 	}
-	obsStatus := status
-	if status == "amended" {
+	obsStatus := o.status
+	if o.status == "amended" {
 		obsStatus = "final"
 	}
 	var resultRefs []reference
-	for j, res := range results {
-		obsID := g.id("Observation/" + key + "/" + res.a.Key)
+	for j, res := range o.results {
+		obsID := g.observationID(b.i, o.k, res.a)
 		resultRefs = append(resultRefs, *ref("Observation", obsID))
-		o := observationJSON{
+		ob := observationJSON{
 			ResourceType:      "Observation",
 			ID:                obsID,
 			BasedOn:           []reference{*ref("ServiceRequest", srID)},
@@ -421,31 +470,31 @@ func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 			Category:          []codeableConcept{concept(systemObsCategory, "laboratory", "Laboratory")},
 			Code:              codeableConcept{Coding: []coding{{System: systemLOINC, Code: res.a.Code, Display: res.a.Display}}, Text: res.a.Text},
 			Subject:           b.ref,
-			EffectiveDateTime: ts(collected),
-			Issued:            ts(released),
+			EffectiveDateTime: ts(o.collected),
+			Issued:            ts(o.released),
 			Performer:         performers,
 			Interpretation:    []codeableConcept{interpretationConcept(res.interp)},
 			Specimen:          ref("Specimen", specID),
 		}
-		if j == amended {
-			o.Status = "amended"
-			o.Issued = ts(amendAt)
-			o.Note = []annotation{{Time: ts(amendAt), Text: amendNote}}
+		if j == o.amended {
+			ob.Status = "amended"
+			ob.Issued = ts(o.amendAt)
+			ob.Note = []annotation{{Time: ts(o.amendAt), Text: o.amendNote}}
 		}
 		switch res.a.Kind {
 		case quantitative:
-			o.ValueQuantity = &quantity{Value: numberJSON(res.value), Unit: res.a.Unit, System: systemUCUM, Code: res.a.UCUM}
-			o.ReferenceRange = []referenceRange{quantityRange(res.a, res.iv)}
+			ob.ValueQuantity = &quantity{Value: numberJSON(res.value), Unit: res.a.Unit, System: systemUCUM, Code: res.a.UCUM}
+			ob.ReferenceRange = []referenceRange{quantityRange(res.a, res.iv)}
 		case presence:
 			v := concept(systemSNOMED, "260385009", "Negative")
 			if res.pos {
 				v = concept(systemSNOMED, "10828004", "Positive")
 			}
 			v.Text = v.Coding[0].Display
-			o.ValueCodeableConcept = &v
-			o.ReferenceRange = []referenceRange{{Type: normalRange(), Text: "Negative"}}
+			ob.ValueCodeableConcept = &v
+			ob.ReferenceRange = []referenceRange{{Type: normalRange(), Text: "Negative"}}
 		}
-		b.add("Observation", obsID, o)
+		b.add("Observation", obsID, ob)
 	}
 
 	// DiagnosticReport.
@@ -453,19 +502,22 @@ func (b *patientBuilder) order(k int, vs *visitState, plan orderPlan) {
 		ResourceType:      "DiagnosticReport",
 		ID:                drID,
 		BasedOn:           []reference{*ref("ServiceRequest", srID)},
-		Status:            status,
+		Status:            o.status,
 		Category:          []codeableConcept{concept(systemDiagService, "LAB", "Laboratory")},
 		Code:              codeableConcept{Coding: []coding{{System: systemLOINC, Code: p.Code, Display: p.Display}}, Text: p.Text},
 		Subject:           b.ref,
-		EffectiveDateTime: ts(collected),
-		Issued:            ts(released),
+		EffectiveDateTime: ts(o.collected),
+		Issued:            ts(o.released),
 		Performer:         performers,
 		Specimen:          []reference{*ref("Specimen", specID)},
 		Result:            resultRefs,
+		Conclusion:        o.conclusion,
 	}
-	if status == "amended" {
-		dr.Issued = ts(amendAt)
-		dr.Conclusion = "Amended report: " + results[amended].a.Text + " corrected."
+	if o.status == "amended" {
+		dr.Issued = ts(o.amendAt)
+	}
+	if o.interpreter >= 0 {
+		dr.ResultsInterpreter = []reference{*ref("Practitioner", g.staff[o.interpreter].info.ID)}
 	}
 	b.add("DiagnosticReport", drID, dr)
 }
@@ -512,8 +564,15 @@ func (b *patientBuilder) results(vs *visitState, p *panel) []result {
 			}
 		}
 	}
-	// Total cholesterol is the sum of its reported parts (Friedewald), and
-	// the calculated LDL is not reported when triglycerides exceed 400 mg/dL.
+	return reported(p, out)
+}
+
+// reported finishes the results of panel p as the laboratory reports them:
+// a lipid panel's total cholesterol is the sum of its reported parts
+// (Friedewald) and its calculated LDL is left out when triglycerides
+// exceed 400 mg/dL; every quantitative value is rounded to its reported
+// digits and interpreted.
+func reported(p *panel, out []result) []result {
 	if p.Key == "lipid" {
 		get := func(k string) *result {
 			for j := range out {

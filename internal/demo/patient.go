@@ -49,6 +49,8 @@ type patientBuilder struct {
 	r   *rand.Rand
 	id  string
 	ref *reference
+	// showcase is set for the showcase patient (see ShowcasePatient).
+	showcase bool
 
 	sex    sex
 	gender string
@@ -72,6 +74,7 @@ func newPatientBuilder(g *Generator, i int) *patientBuilder {
 	id := g.id("Patient/" + strconv.Itoa(i))
 	return &patientBuilder{
 		g: g, i: i, r: g.rng("patient", i), id: id, ref: ref("Patient", id),
+		showcase: i == ShowcasePatient,
 		personal: make([]float64, len(catalogue)),
 	}
 }
@@ -116,6 +119,9 @@ func (b *patientBuilder) demographics() {
 		b.sex, b.gender = female, "female"
 	}
 	band := weighted(r, ageBands, func(a ageBand) int { return a.Weight })
+	if b.showcase {
+		band = showcaseAge
+	}
 	b.age = band.Lo + r.IntN(band.Hi-band.Lo+1)
 	// Birth date: any day on which the person is b.age years old at Anchor.
 	anchorDay := time.Date(b.g.anchor.Year(), b.g.anchor.Month(), b.g.anchor.Day(), 0, 0, 0, 0, time.UTC)
@@ -128,6 +134,9 @@ func (b *patientBuilder) demographics() {
 	}
 
 	b.lang = weighted(r, languages, func(l language) int { return l.Weight })
+	if b.showcase {
+		b.lang = languages[0] // English
+	}
 	b.group = b.lang.Group
 	if b.lang.Code == "en" {
 		switch x := r.IntN(100); {
@@ -208,6 +217,9 @@ func (b *patientBuilder) chooseConditions() {
 		liver = 0.07
 	}
 	b.conds[condLiver] = b.chance(liver)
+	if b.showcase {
+		b.conds = showcaseConditions
+	}
 }
 
 func (b *patientBuilder) patientResource() {
@@ -266,6 +278,9 @@ func (b *patientBuilder) patientResource() {
 	default:
 		hasMobile, hasEmail, hasLandline = b.chance(0.75), b.chance(0.5), b.chance(0.8)
 	}
+	if b.showcase {
+		hasMobile, hasEmail, hasLandline = true, true, false
+	}
 	// 555-0100..0109 are kept for the clinic's own lines.
 	mobile := fmt.Sprintf("+1%s5550%03d", pl.AreaCode, 110+r.IntN(90))
 	landline := fmt.Sprintf("+1%s5550%03d", pl.AreaCode, 110+r.IntN(90))
@@ -298,6 +313,9 @@ func (b *patientBuilder) patientResource() {
 	if len(channels) == 0 {
 		channels = []string{"none"}
 	}
+	if b.showcase {
+		channels = []string{"email", "sms"}
+	}
 	rank := func(ch string) int {
 		for k, c := range channels {
 			if c == ch {
@@ -323,6 +341,9 @@ func (b *patientBuilder) patientResource() {
 	qh := pickOne(r, quietHours)
 	tz := weighted(r, timeZones, func(t timeZone) int { return t.Weight }).Name
 	healthInfo := b.chance(0.12)
+	if b.showcase {
+		tz, healthInfo = clinicTimeZone, false
+	}
 	prefs := extension{URL: ContactPreferencesURL}
 	for _, c := range channels {
 		prefs.Extension = append(prefs.Extension, extension{URL: "channel", ValueCode: c})
@@ -380,6 +401,9 @@ func (b *patientBuilder) conditionResources() {
 		onset := b.g.anchor.AddDate(-years, 0, -b.r.IntN(365))
 		if onset.Before(b.birth) {
 			onset = b.birth
+		}
+		if b.showcase {
+			onset = b.g.showcaseOnset(k)
 		}
 		id := b.conditionID(k)
 		b.add("Condition", id, conditionJSON{

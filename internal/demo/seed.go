@@ -11,6 +11,7 @@ import (
 
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/identity"
+	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/tenant"
@@ -29,12 +30,23 @@ type OrgStore interface {
 // ResourceStore is what seeding needs of the FHIR store.
 type ResourceStore interface {
 	PutTx(ctx context.Context, tx *sql.Tx, orgID string, rs []fhir.Resource) ([]fhir.Stored, error)
+	Read(ctx context.Context, orgID, typ, id string) (*fhir.Stored, error)
 }
 
 // AccountStore is what seeding needs of the accounts.
 type AccountStore interface {
 	CreateTx(ctx context.Context, tx *sql.Tx, a *identity.Account, passwordHash string) error
 	CreateAPIKeyWithTokenTx(ctx context.Context, tx *sql.Tx, orgID, name, token string) (*identity.APIKey, error)
+	ByFHIRRef(ctx context.Context, orgID, ref string) (*identity.Account, error)
+}
+
+// Journeys is what seeding needs of the result journeys to play the care
+// team's part for the showcase patient (see Seeder.Journeys);
+// *journey.Service has these methods.
+type Journeys interface {
+	Apply(ctx context.Context, tx *sql.Tx, orgID string, versions []string) ([]journey.Notice, error)
+	ByAnchor(ctx context.Context, orgID, anchor string) (*journey.Journey, []journey.Transition, error)
+	Acknowledge(ctx context.Context, orgID, id string, by journey.Actor, note string, check journey.Check) error
 }
 
 // DemoAPIToken returns the bearer token of the demo's API key. It is
@@ -57,6 +69,19 @@ type Seeder struct {
 	ChunkSize int
 	// PasswordParams hash the demo passwords (default identity.DefaultPasswordParams).
 	PasswordParams *identity.PasswordParams
+	// Journeys, when set, plays the care team's part for the showcase
+	// patient once the patients are stored, as the clinic's people would
+	// have done it in careloop: the showcase patient's resources are
+	// applied to their journeys (as the journey.changes jobs would, which
+	// then find them applied), the general practitioner acknowledges the
+	// critical result and reviews the abnormal and the normal one under
+	// their own account, and then the telephone call about the critical
+	// result is applied, which marks the patient notified. Without it the
+	// journeys' workers apply everything once they run: the results are
+	// released all the same, but nobody acknowledged the critical one,
+	// which escalates, and the call, applied with its report, finds the
+	// result not released yet and leaves the journey released.
+	Journeys Journeys
 }
 
 // SeedResult tells what Seed found and did.
@@ -68,6 +93,7 @@ type SeedResult struct {
 	Resumed  bool   // an interrupted seeding was completed
 	Accounts []DemoAccount
 	APIToken string // bearer token of the demo's API key for /fhir
+	TimeZone string // the clinic's IANA time zone (Clinic.TimeZone), for its journey policy
 }
 
 // DemoAccount is a sign-in of the demo organisation.
@@ -78,12 +104,15 @@ type DemoAccount struct {
 }
 
 // Seed makes sure the demo organisation exists with all its data. The first
-// run stores the organisation, staff, accounts and the seeding plan (seed,
-// patient count and anchor date) in one transaction, then the patients in
-// transactions of ChunkSize patients, each recording its progress. A run
-// after an interruption, kill -9 included, continues from the last stored
-// chunk with the stored plan, so the result is the same as an uninterrupted
-// run; a run after completion changes nothing. cfg.Anchor defaults to now.
+// run stores the organisation, its clinic resources (appointment book
+// included), accounts and the seeding plan (seed, patient count and anchor
+// date) in one transaction, then the patients in transactions of ChunkSize
+// patients, each recording its progress, then (with Journeys) the care
+// team's part for the showcase patient, and only then marks the seeding
+// complete. A run after an interruption, kill -9 included, continues from
+// the last stored chunk with the stored plan, so the result is the same as
+// an uninterrupted run (the care team's part does nothing twice); a run
+// after completion changes nothing. cfg.Anchor defaults to now.
 func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 	if cfg.Anchor.IsZero() {
 		cfg.Anchor = time.Now().UTC().Truncate(time.Second)
@@ -131,6 +160,7 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 	}
 	res.Accounts = public(demoAccounts(clinic, g))
 	res.APIToken = DemoAPIToken(res.Config.Seed)
+	res.TimeZone = clinic.TimeZone
 
 	// Continue with the stored plan, whatever this run was asked for.
 	res.Config.Anchor = res.Config.Anchor.UTC()
@@ -164,12 +194,8 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 			if _, err := s.Resources.PutTx(ctx, tx, res.Org.ID, batch); err != nil {
 				return err
 			}
-			var completedAt any
-			if end == total {
-				completedAt = time.Now().UTC()
-			}
-			r, err := tx.ExecContext(ctx, "UPDATE demo_seeds SET next_patient = $1, completed_at = $2 WHERE org_id = $3 AND next_patient = $4",
-				end, completedAt, res.Org.ID, from)
+			r, err := tx.ExecContext(ctx, "UPDATE demo_seeds SET next_patient = $1 WHERE org_id = $2 AND next_patient = $3",
+				end, res.Org.ID, from)
 			if err != nil {
 				return err
 			}
@@ -188,7 +214,76 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 			s.Progress(next, total)
 		}
 	}
+	if s.Journeys != nil {
+		if err := s.careTeam(ctx, g, res.Org.ID); err != nil {
+			return nil, fmt.Errorf("demo: the care team's part for the showcase patient: %w", err)
+		}
+	}
+	if _, err := s.DB.Write.ExecContext(ctx, "UPDATE demo_seeds SET completed_at = $1 WHERE org_id = $2 AND completed_at IS NULL",
+		time.Now().UTC(), res.Org.ID); err != nil {
+		return nil, fmt.Errorf("demo: mark the seeding complete: %w", err)
+	}
 	return res, nil
+}
+
+// reviews are the care team's steps on the showcase patient's recent
+// results: which order's journey, and the clinician's note (for the care
+// team only).
+func reviews(sc Showcase) []struct{ order, note string } {
+	return []struct{ order, note string }{
+		{sc.CriticalOrder, "Critical potassium acknowledged. Called the patient the same day."},
+		{sc.AbnormalOrder, "A1c rising. Follow-up visit ordered."},
+		{sc.NormalOrder, "Normal."},
+	}
+}
+
+// careTeam applies the showcase patient's stored resources to their
+// journeys, then has the general practitioner acknowledge the critical
+// result and review the others, then applies the telephone call about the
+// critical result: the order in which the clinic's people did these
+// things. Every step is idempotent, so a run after an interruption
+// repeats it safely.
+func (s *Seeder) careTeam(ctx context.Context, g *Generator, orgID string) error {
+	sc := g.Showcase()
+	var results, call []string
+	for _, r := range g.Patient(ShowcasePatient).Resources {
+		st, err := s.Resources.Read(ctx, orgID, r.Type, r.ID)
+		if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Gone {
+			continue // deleted since it was stored: nothing to apply
+		}
+		if err != nil {
+			return fmt.Errorf("read %s/%s: %w", r.Type, r.ID, err)
+		}
+		v := fmt.Sprintf("%s/%s/_history/%d", st.Type, st.ID, st.VersionID)
+		if r.Type+"/"+r.ID == sc.PhoneCall {
+			call = append(call, v)
+		} else {
+			results = append(results, v)
+		}
+	}
+	apply := func(versions []string) error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.Journeys.Apply(ctx, tx, orgID, versions)
+			return err
+		})
+	}
+	if err := apply(results); err != nil {
+		return err
+	}
+	acct, err := s.Accounts.ByFHIRRef(ctx, orgID, sc.Clinician)
+	if err != nil {
+		return fmt.Errorf("the account of %s: %w", sc.Clinician, err)
+	}
+	for _, rv := range reviews(sc) {
+		j, _, err := s.Journeys.ByAnchor(ctx, orgID, rv.order)
+		if err != nil {
+			return fmt.Errorf("the journey of %s: %w", rv.order, err)
+		}
+		if err := s.Journeys.Acknowledge(ctx, orgID, j.ID, "account/"+acct.ID, rv.note, nil); err != nil {
+			return fmt.Errorf("review %s: %w", rv.order, err)
+		}
+	}
+	return apply(call)
 }
 
 // create stores the organisation, its clinic resources, accounts and the
@@ -236,7 +331,7 @@ type demoAccount struct {
 }
 
 // demoAccounts lists the demo sign-ins: every practitioner, an
-// administrator, a compliance officer and the first patient.
+// administrator, a compliance officer and the showcase patient.
 func demoAccounts(clinic Clinic, g *Generator) []demoAccount {
 	var out []demoAccount
 	for _, p := range clinic.Practitioners {
@@ -247,7 +342,7 @@ func demoAccounts(clinic Clinic, g *Generator) []demoAccount {
 		demoAccount{DemoAccount{Email: "admin@" + domain, Name: "Demo Administrator", Role: identity.RoleAdmin}, ""},
 		demoAccount{DemoAccount{Email: "compliance@" + domain, Name: "Demo Compliance Officer", Role: identity.RoleCompliance}, ""},
 	)
-	p := g.Patient(0)
+	p := g.Patient(ShowcasePatient)
 	out = append(out, demoAccount{DemoAccount{Email: "patient@example.com", Name: p.Name, Role: identity.RolePatient}, "Patient/" + p.PatientID})
 	return out
 }

@@ -241,3 +241,31 @@ func (s *Service) ByAnchor(ctx context.Context, orgID, anchor string) (*Journey,
 	}
 	return s.Get(ctx, orgID, id)
 }
+
+// Shared returns what of a patient's record has been shared with them:
+// the anchor and the report ("Type/id") of each journey released to the
+// patient. It is one indexed read, for pages that must show a patient
+// only their shared results (trends, downloads).
+func (s *Service) Shared(ctx context.Context, orgID, patientID string) (map[string]bool, error) {
+	rows, err := s.db.Read.QueryContext(ctx, "SELECT anchor, report_ref FROM journeys WHERE org_id = $1 AND patient_id = $2 AND released_at IS NOT NULL",
+		orgID, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var anchor, report string
+		if err := rows.Scan(&anchor, &report); err != nil {
+			return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+		}
+		out[anchor] = true
+		if report != "" {
+			out[report] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+	}
+	return out, nil
+}

@@ -40,6 +40,11 @@ func (t *tx) track(p *pending) error {
 	return nil
 }
 
+// Historical reports whether the journey's result arrived as imported
+// history (older than Policy.HistoricalAfter when it arrived): released
+// without a notice, and not news to the patient.
+func (j *Journey) Historical() bool { return j.DueStep == stepHistory }
+
 // historical reports whether the journey's result is imported history: its
 // times are those of the import, not of care.
 func (p *pending) historical() bool { return p.history || p.j.DueStep == stepHistory }

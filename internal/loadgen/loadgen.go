@@ -95,6 +95,9 @@ type Options struct {
 type Target struct {
 	URL  string
 	Body []byte
+	// Header is added to this target's requests after Options.Header (a
+	// session cookie, to load a site as many people at once).
+	Header http.Header
 }
 
 // Result holds the figures of a run. Requests counts measured requests that
@@ -441,6 +444,9 @@ func (r *run) work(w *worker) {
 		if n := len(r.o.Rotate); n > 0 {
 			target = int((r.next.Add(1) - 1) % int64(n))
 			req = r.requestFor(r.o.Rotate[target].URL, r.o.Rotate[target].Body)
+			for k, v := range r.o.Rotate[target].Header {
+				req.Header[k] = append([]string(nil), v...)
+			}
 		}
 		if body := req.GetBody; body != nil {
 			// A fresh reader each time: the transport may still be closing

@@ -402,3 +402,33 @@ func TestRunPaces(t *testing.T) {
 		t.Fatal("a negative rate was accepted")
 	}
 }
+
+func TestRunSendsEachTargetsHeader(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c := newCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Path+" "+r.Header.Get("Cookie")+" "+r.Header.Get("X-All")]++
+		mu.Unlock()
+	})
+	res, err := Run(context.Background(), Options{Concurrency: 3, MaxRequests: 90, Header: http.Header{"X-All": {"1"}},
+		Rotate: []Target{
+			{URL: c.srv.URL + "/a", Header: http.Header{"Cookie": {"s=ann"}}},
+			{URL: c.srv.URL + "/b", Header: http.Header{"Cookie": {"s=bob"}}},
+			{URL: c.srv.URL + "/c"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"/a s=ann 1": 30, "/b s=bob 1": 30, "/c  1": 30}
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Requests != 90 || len(seen) != 3 {
+		t.Fatalf("requests %d, seen %v", res.Requests, seen)
+	}
+	for k, n := range want {
+		if seen[k] < n-3 || seen[k] > n+3 {
+			t.Errorf("%q sent %d times, want about %d (seen %v)", k, seen[k], n, seen)
+		}
+	}
+}

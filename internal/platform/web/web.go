@@ -28,10 +28,26 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/careloop/careloop/internal/platform/i18n"
 )
 
-//go:embed layout.html error.html careloop.css
+//go:embed layout.html error.html careloop.css locales/*.json
 var layoutFS embed.FS
+
+// Messages are the layout's own words (skip link, sign out, error
+// summary, footer) in every language; a page package that localises its
+// pages builds its i18n.Catalog with these and its own.
+var Messages = i18n.Source{FS: layoutFS, Dir: "locales"}
+
+// english speaks for pages that are not localised (Data.L nil).
+var english = func() *i18n.Localizer {
+	c, err := i18n.New(Messages)
+	if err != nil {
+		panic("web: layout messages: " + err.Error()) // cannot happen: embedded at build, tested
+	}
+	return c.For(i18n.Default)
+}()
 
 // CSP is the Content-Security-Policy of every page: scripts, styles and
 // images only from careloop itself, no inline script or style, no framing,
@@ -82,6 +98,39 @@ type Data struct {
 	Scripts []string
 	// Body is the page's own data.
 	Body any
+
+	// L speaks the reader's language; nil: English. Templates call
+	// {{t $.L "key"}}.
+	L *i18n.Localizer
+	// Class is added to the html element: the reader's display choices
+	// ("text-large contrast-high").
+	Class string
+	// Home is where the brand links; "" is /account.
+	Home string
+	// Description is the page's meta description, if any.
+	Description string
+	// Switch, when set, shows the language switcher.
+	Switch *Switch
+}
+
+// Switch is the language switcher: one button per other language, each
+// named in its own language, posting to Action with the page to return to.
+type Switch struct {
+	Action string // e.g. "/lang"
+	Next   string // the current page's path and query
+	Others []i18n.Language
+}
+
+// NewSwitch returns the switcher of page r for a reader of l: the other
+// languages of l's catalog, posting to action.
+func NewSwitch(action string, r *http.Request, l *i18n.Localizer) *Switch {
+	s := &Switch{Action: action, Next: r.URL.RequestURI()}
+	for _, lang := range l.Catalog().Languages() {
+		if lang.Tag != l.Tag {
+			s.Others = append(s.Others, lang)
+		}
+	}
+	return s
 }
 
 // Renderer renders pages: each is a template named after the page that
@@ -96,6 +145,20 @@ type Renderer struct {
 // none may match). A page is named after its file without ".html". log
 // receives template execution errors; nil discards them.
 func NewRenderer(fsys fs.FS, pattern, partials string, log *slog.Logger) (*Renderer, error) {
+	return NewRendererFuncs(fsys, pattern, partials, log, nil)
+}
+
+// NewRendererFuncs is NewRenderer with extra template functions for the
+// pages (they may not replace the layout's own: t, langOf, dirOf,
+// fieldError).
+func NewRendererFuncs(fsys fs.FS, pattern, partials string, log *slog.Logger, extra template.FuncMap) (*Renderer, error) {
+	all := template.FuncMap{}
+	for k, v := range extra {
+		all[k] = v
+	}
+	for k, v := range funcs {
+		all[k] = v
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -107,13 +170,13 @@ func NewRenderer(fsys fs.FS, pattern, partials string, log *slog.Logger) (*Rende
 		return nil, fmt.Errorf("web: no templates match %q", pattern)
 	}
 	r := &Renderer{pages: map[string]*template.Template{}, log: log}
-	errPage, err := template.New("layout.html").Funcs(funcs).ParseFS(layoutFS, "layout.html", "error.html")
+	errPage, err := template.New("layout.html").Funcs(all).ParseFS(layoutFS, "layout.html", "error.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: layout: %w", err)
 	}
 	r.pages["error"] = errPage
 	for _, name := range names {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(layoutFS, "layout.html")
+		t, err := template.New("layout.html").Funcs(all).ParseFS(layoutFS, "layout.html")
 		if err != nil {
 			return nil, fmt.Errorf("web: layout: %w", err)
 		}
@@ -181,6 +244,26 @@ func ServeAsset(w http.ResponseWriter, contentType string, body []byte) {
 }
 
 var funcs = template.FuncMap{
+	// t returns a message in the reader's language (English when l is
+	// nil): t $.L "key" "Name" value….
+	"t": func(l *i18n.Localizer, key string, args ...any) string {
+		if l == nil {
+			l = english
+		}
+		return l.T(key, args...)
+	},
+	"langOf": func(l *i18n.Localizer) string {
+		if l == nil {
+			return i18n.Default
+		}
+		return l.Lang()
+	},
+	"dirOf": func(l *i18n.Localizer) string {
+		if l == nil {
+			return "ltr"
+		}
+		return l.Dir()
+	},
 	// field returns the error message of a form field, or "".
 	"fieldError": func(e *FormErrors, field string) string {
 		if e == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	"github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -28,7 +29,7 @@ func TestPageEscapesAndSetsHeaders(t *testing.T) {
 	if !strings.Contains(body, "Hello, &lt;b&gt;Ann&lt;/b&gt;.") {
 		t.Errorf("body not escaped: %s", body)
 	}
-	for _, want := range []string{`<html lang="en">`, "<title>Greeting · careloop</title>", `<main id="main"`, "<h1>Greeting</h1>"} {
+	for _, want := range []string{`<html lang="en" dir="ltr">`, `Skip to main content`, "<title>Greeting · careloop</title>", `<main id="main"`, "<h1>Greeting</h1>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -231,5 +232,31 @@ func BenchmarkPage(b *testing.B) {
 	for b.Loop() {
 		r.Page(httptest.NewRecorder(), req, http.StatusOK, "hello", web.Data{Title: "Greeting", Body: "Ann", SignedIn: true,
 			Nav: []web.Nav{{Href: "/account", Label: "Your account", Current: true}}})
+	}
+}
+
+func TestLayoutSpeaksTheReadersLanguage(t *testing.T) {
+	cat, err := i18n.New(web.Messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing := cat.Missing(); len(missing) > 0 {
+		t.Errorf("layout messages missing: %v", missing)
+	}
+	es := cat.For("es")
+	r := newRenderer(t)
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/results?x=1", nil)
+	r.Page(w, req, http.StatusOK, "hello", web.Data{Title: "Saludo", L: es, Class: "text-large", SignedIn: true,
+		Switch: web.NewSwitch("/lang", req, es)})
+	body := w.Body.String()
+	for _, want := range []string{`<html lang="es" dir="ltr" class="text-large">`, "Ir al contenido principal", "Cerrar sesión",
+		`<input type="hidden" name="next" value="/results?x=1">`, `<button type="submit" name="lang" value="en" lang="en" class="link">English</button>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `value="es"`) {
+		t.Error("the switcher offers the current language")
 	}
 }

@@ -1,0 +1,434 @@
+package portal_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/careloop/careloop/internal/audit"
+	"github.com/careloop/careloop/internal/demo"
+	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/journey"
+	"github.com/careloop/careloop/internal/notify"
+	"github.com/careloop/careloop/internal/platform/db/dbtest"
+)
+
+const demoPatient = "patient@example.com"
+
+var (
+	orderLink  = regexp.MustCompile(`href="/book\?order=([^"&]+)"`)
+	slotInput  = regexp.MustCompile(`name="slot" id="slot-[^"]+" value="([^"]+)"`)
+)
+
+// journeyOf returns the demo patient's shared, non-historical journey
+// with the flag, and its test's name.
+func (s *site) journeyOf(t *testing.T, flag journey.Flag) journey.Journey {
+	t.Helper()
+	js, _, _, err := s.app.Journeys.OfPatients(context.Background(), s.seed.Org.ID, []string{s.patient}, "", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range js {
+		if j.ReleasedAt != nil && !j.Historical() && j.Flag == flag {
+			return j
+		}
+	}
+	t.Fatalf("the demo patient has no shared %s result", flag)
+	return journey.Journey{}
+}
+
+func TestPortal(t *testing.T) {
+	for _, e := range dbtest.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			s := startSite(t, e)
+			t.Run("sign-in first", func(t *testing.T) { testSignInFirst(t, s) })
+			t.Run("home", func(t *testing.T) { testHome(t, s) })
+			t.Run("result", func(t *testing.T) { testResult(t, s) })
+			t.Run("critical", func(t *testing.T) { testCritical(t, s) })
+			t.Run("not shared yet", func(t *testing.T) { testNotShared(t, s) })
+			t.Run("others' results", func(t *testing.T) { testOthers(t, s) })
+			t.Run("spanish", func(t *testing.T) { testSpanish(t, s) })
+			t.Run("display", func(t *testing.T) { testDisplay(t, s) })
+			t.Run("booking", func(t *testing.T) { testBooking(t, s) })
+			t.Run("download", func(t *testing.T) { testDownload(t, s) })
+		})
+	}
+}
+
+func testSignInFirst(t *testing.T, s *site) {
+	c := s.client(t)
+	st, loc, _ := c.get("/results?x=1")
+	if st != http.StatusSeeOther || loc != "/signin?next="+url.QueryEscape("/results?x=1") {
+		t.Errorf("not signed in: %d to %q, want the sign-in page that returns here", st, loc)
+	}
+	staff := s.client(t)
+	staff.signIn(s.seed.Accounts[0].Email) // a practitioner
+	if st, _, body := staff.get("/home"); st != http.StatusForbidden || strings.Contains(text(body), "Hello") {
+		t.Errorf("staff on the portal: %d %.200s", st, text(body))
+	}
+}
+
+func testHome(t *testing.T, s *site) {
+	c := s.client(t)
+	c.signIn(demoPatient)
+	body := text(c.page("/home"))
+	for _, want := range []string{"Hello, ", "3 new results", "Needs attention now", "Outside the usual range", "In the usual range",
+		"Follow-up visits to book", "Book a time", "Tests on the way", "Expected by", "unread message"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("home lacks %q: %s", want, body)
+		}
+	}
+	if strings.Contains(body, "Follow-up visit Ordered") {
+		t.Error("the follow-up visit is listed as a test on the way")
+	}
+	// The results page lists the shared ones and those on the way.
+	res := text(c.page("/results"))
+	for _, want := range []string{"On the way", "Ready to read", "Lipid panel", "Hemoglobin A1c"} {
+		if !strings.Contains(res, want) {
+			t.Errorf("results lack %q: %s", want, res)
+		}
+	}
+}
+
+func testResult(t *testing.T, s *site) {
+	ctx := context.Background()
+	c := s.client(t)
+	c.signIn(demoPatient)
+	j := s.journeyOf(t, journey.Abnormal)
+	if j.ViewedAt != nil {
+		t.Fatalf("journey %s viewed before the test opened it", j.ID)
+	}
+	before := s.auditCount(t)
+	html := c.page("/results/" + j.ID)
+	body := text(html)
+	for _, want := range []string{"A note from your care team", "Higher than usual", "Usual range:", "About this test",
+		"What a high result can mean", "What to do next", "over time", "Show the results as a table", "Where your test is",
+		"Shared with you", "I have read this result"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("result page lacks %q: %s", want, body)
+		}
+	}
+	// The range bar and the trend are images with a text alternative.
+	if n := strings.Count(html, `role="img"`); n < 2 {
+		t.Errorf("%d SVG images, want the range bar and the trend", n)
+	}
+	if !strings.Contains(html, "<desc") || !strings.Contains(html, "aria-labelledby") {
+		t.Error("charts lack their text alternative")
+	}
+	// The trend lists each earlier shared A1c: the showcase has five.
+	if rows := strings.Count(html, `<tr><td><time`); rows < 5 {
+		t.Errorf("trend table has %d rows, want at least 5", rows)
+	}
+	// Opening a shared result records that the patient viewed it, and the
+	// reads are in the audit log.
+	got, _, err := s.app.Journeys.Get(ctx, s.seed.Org.ID, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ViewedAt == nil {
+		t.Error("viewing the result did not record it as viewed")
+	}
+	if after := s.auditCount(t); after-before < 3 {
+		t.Errorf("%d audit entries for the result page, want the journey, the report and the trend", after-before)
+	}
+	// "I have read this result".
+	st, loc, _ := c.post("/results/"+j.ID+"/acknowledge", nil)
+	if st != http.StatusSeeOther || loc != "/results/"+j.ID {
+		t.Fatalf("acknowledge: %d %q", st, loc)
+	}
+	if body := text(c.page(loc)); !strings.Contains(body, "Your care team can see that you read this result") ||
+		!strings.Contains(body, "You told your care team you read this result") {
+		t.Errorf("after acknowledging: %s", body)
+	}
+	if got, _, _ = s.app.Journeys.Get(ctx, s.seed.Org.ID, j.ID); got.AckedAt == nil {
+		t.Error("the acknowledgement was not recorded")
+	}
+}
+
+func testCritical(t *testing.T, s *site) {
+	c := s.client(t)
+	c.signIn(demoPatient)
+	j := s.journeyOf(t, journey.Critical)
+	body := text(c.page("/results/" + j.ID))
+	for _, want := range []string{"Please call your clinic today", "Much higher than usual"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("critical result lacks %q: %s", want, body)
+		}
+	}
+}
+
+// testNotShared: under a policy that shares results a day after they are
+// final, a new critical result waits; the patient sees that it is coming,
+// never its value, also not in a download or a trend.
+func testNotShared(t *testing.T, s *site) {
+	ctx := context.Background()
+	pol, err := s.app.Journeys.Policy(ctx, s.seed.Org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delayed := pol
+	delayed.ReleaseDelay = 24 * time.Hour
+	if err := s.app.Journeys.SetPolicy(ctx, s.seed.Org.ID, delayed); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.app.Journeys.SetPolicy(ctx, s.seed.Org.ID, pol); err != nil {
+			t.Error(err)
+		}
+	}()
+	now := time.Now().UTC().Format(time.RFC3339)
+	obs := `{"resourceType":"Observation","id":"held-k","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+"code":{"coding":[{"system":"http://loinc.org","code":"2823-3","display":"Potassium"}],"text":"Potassium"},"subject":{"reference":"Patient/` + s.patient + `"},
+"effectiveDateTime":"` + now + `","valueQuantity":{"value":7.9,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"}}`
+	rep := `{"resourceType":"DiagnosticReport","id":"held-r","status":"final","code":{"text":"Potassium check"},"subject":{"reference":"Patient/` + s.patient + `"},
+"effectiveDateTime":"` + now + `","issued":"` + now + `","result":[{"reference":"Observation/held-k"}]}`
+	err = s.app.DB.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.app.Resources.PutTx(ctx, tx, s.seed.Org.ID, []fhir.Resource{{Type: "Observation", ID: "held-k", JSON: []byte(obs)}, {Type: "DiagnosticReport", ID: "held-r", JSON: []byte(rep)}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j *journey.Journey
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		j, _, err = s.app.Journeys.ByAnchor(ctx, s.seed.Org.ID, "DiagnosticReport/held-r")
+		if err == nil && j.Flag == journey.Critical {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no critical journey for the new report: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if j.ReleasedAt != nil {
+		t.Fatalf("a result was released at once under a policy that delays it by a day")
+	}
+	c := s.client(t)
+	c.signIn(demoPatient)
+	html := c.page("/results/" + j.ID)
+	if body := text(html); !strings.Contains(body, "not ready for you yet") || strings.Contains(body, "7.9") {
+		t.Errorf("unshared result page: %s", body)
+	}
+	st, _, rec := c.get("/account/data/record.json")
+	if st != http.StatusOK {
+		t.Fatalf("download: %d", st)
+	}
+	if strings.Contains(rec, "held-k") || strings.Contains(rec, "held-r") {
+		t.Error("the download holds a result not shared with the patient")
+	}
+	// Nor does the trend of the potassium show it.
+	k := s.journeyOf(t, journey.Critical)
+	if body := c.page("/results/" + k.ID); strings.Contains(body, "7.9 mmol") {
+		t.Error("the trend shows a result not shared with the patient")
+	}
+}
+
+func testOthers(t *testing.T, s *site) {
+	ctx := context.Background()
+	g, err := demo.NewGenerator(s.seed.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := g.Patient(1).PatientID
+	js, _, _, err := s.app.Journeys.OfPatients(ctx, s.seed.Org.ID, []string{other}, "", 1)
+	if err != nil || len(js) == 0 {
+		t.Fatalf("no journey of another patient: %v", err)
+	}
+	c := s.client(t)
+	c.signIn(demoPatient)
+	if st, _, body := c.get("/results/" + js[0].ID); st != http.StatusNotFound || strings.Contains(body, js[0].Display+"</h1>") {
+		t.Errorf("another patient's result: %d", st)
+	}
+	if st, _, _ := c.get("/account/data/record.json?patient=" + other); st != http.StatusNotFound {
+		t.Errorf("another patient's record: %d", st)
+	}
+	if st, _, _ := c.get("/results/no-such-journey"); st != http.StatusNotFound {
+		t.Errorf("unknown result: %d", st)
+	}
+}
+
+func testSpanish(t *testing.T, s *site) {
+	ctx := context.Background()
+	c := s.client(t)
+	c.lang = "es-MX,es;q=0.9"
+	c.signIn(demoPatient)
+	recipient := "Patient/" + s.patient
+	if err := s.app.Notify.SetPreferences(ctx, s.seed.Org.ID, recipient, notify.Preferences{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	html := c.page("/home")
+	if !strings.Contains(html, `<html lang="es" dir="ltr"`) || !strings.Contains(text(html), "Su salud de un vistazo") {
+		t.Errorf("Accept-Language es-MX: %.300s", text(html))
+	}
+	// The switcher: English on this device, and in the profile.
+	st, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {"/results"}})
+	if st != http.StatusSeeOther || loc != "/results" {
+		t.Fatalf("switch: %d %q", st, loc)
+	}
+	if body := c.page("/results"); !strings.Contains(body, `<html lang="en"`) {
+		t.Error("the switcher did not change the language")
+	}
+	prefs, err := s.app.Notify.Preferences(ctx, s.seed.Org.ID, recipient)
+	if err != nil || prefs.Lang != "en" {
+		t.Errorf("profile language %q (%v), want en", prefs.Lang, err)
+	}
+	// The profile's language wins over the browser's on a new device.
+	c.post("/lang", url.Values{"lang": {"es"}, "next": {"/home"}})
+	fresh := s.client(t)
+	fresh.lang = "en-US"
+	fresh.signIn(demoPatient)
+	if body := fresh.page("/home"); !strings.Contains(body, `<html lang="es"`) {
+		t.Error("a new device did not take the profile's language")
+	}
+	// An open redirect is refused.
+	if _, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {"//evil.example/x"}}); loc != "/home" {
+		t.Errorf("switch to an outside page: %q", loc)
+	}
+	if err := s.app.Notify.SetPreferences(ctx, s.seed.Org.ID, recipient, notify.Preferences{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDisplay(t *testing.T, s *site) {
+	c := s.client(t)
+	c.signIn(demoPatient)
+	st, _, body := c.post("/account/display", url.Values{"text": {"huge"}, "lang": {"en"}})
+	if st != http.StatusBadRequest || !strings.Contains(text(body), "Choose one of the text sizes") {
+		t.Errorf("bad text size: %d %.300s", st, text(body))
+	}
+	st, loc, _ := c.post("/account/display", url.Values{"text": {"larger"}, "contrast": {"high"}, "lang": {"en"}})
+	if st != http.StatusSeeOther || loc != "/account/display" {
+		t.Fatalf("save display: %d %q", st, loc)
+	}
+	html := c.page("/home")
+	if !strings.Contains(html, `class="text-larger contrast-high"`) {
+		t.Errorf("display choices not applied: %.200s", html)
+	}
+}
+
+func testBooking(t *testing.T, s *site) {
+	ctx := context.Background()
+	c := s.client(t)
+	c.signIn(demoPatient)
+	m := orderLink.FindStringSubmatch(c.page("/home"))
+	if m == nil {
+		t.Fatal("home offers no follow-up to book")
+	}
+	order, _ := url.QueryUnescape(m[1])
+	book := c.page("/book?order=" + url.QueryEscape(order))
+	slots := slotInput.FindAllStringSubmatch(book, -1)
+	if len(slots) < 2 {
+		t.Fatalf("%d free times offered", len(slots))
+	}
+	first, second := slots[0][1], slots[1][1]
+	// Continue without choosing: the form says so.
+	if st, _, body := c.get("/book/confirm?order=" + url.QueryEscape(order)); st != http.StatusBadRequest || !strings.Contains(text(body), "Choose a time.") {
+		t.Errorf("no time chosen: %d", st)
+	}
+	if body := text(c.page("/book/confirm?order=" + url.QueryEscape(order) + "&slot=" + first)); !strings.Contains(body, "Check and confirm") {
+		t.Errorf("confirm page: %s", body)
+	}
+	st, loc, _ := c.post("/book", url.Values{"order": {order}, "slot": {first}})
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/appointments/") {
+		t.Fatalf("book: %d %q", st, loc)
+	}
+	appt := strings.TrimPrefix(loc, "/appointments/")
+	if body := text(c.page(loc)); !strings.Contains(body, "Your visit is booked for") || !strings.Contains(body, "Booked") {
+		t.Errorf("appointment page: %s", body)
+	}
+	// The same time again is taken: said plainly, nothing booked.
+	st, _, body := c.post("/book", url.Values{"order": {order}, "slot": {first}, "reschedule": {appt}})
+	if st != http.StatusConflict || !strings.Contains(text(body), "just been taken") {
+		t.Errorf("a taken time: %d %.300s", st, text(body))
+	}
+	// Reschedule to the second time, then cancel.
+	st, loc, _ = c.post("/book", url.Values{"slot": {second}, "reschedule": {appt}})
+	if st != http.StatusSeeOther || loc != "/appointments/"+appt {
+		t.Fatalf("reschedule: %d %q", st, loc)
+	}
+	if body := text(c.page(loc)); !strings.Contains(body, "Your visit is moved to") {
+		t.Errorf("after rescheduling: %s", body)
+	}
+	st, loc, _ = c.post("/appointments/"+appt+"/cancel", url.Values{"reason": {"I feel better"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("cancel: %d", st)
+	}
+	if body := text(c.page(loc)); !strings.Contains(body, "Your appointment is cancelled") || !strings.Contains(body, "I feel better") {
+		t.Errorf("after cancelling: %s", body)
+	}
+	if st, _, _ := c.post("/appointments/"+appt+"/cancel", nil); st != http.StatusConflict {
+		t.Errorf("cancel twice: %d", st)
+	}
+	// Each step sent the patient a confirmation.
+	msgs, _, err := s.app.Notify.Messages(ctx, s.seed.Org.ID, notify.Filter{PatientID: s.patient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, m := range msgs {
+		kinds[m.Kind] = true
+	}
+	for _, k := range []string{"appointment-booked", "appointment-changed", "appointment-cancelled"} {
+		if !kinds[k] {
+			t.Errorf("no %s message (have %v)", k, kinds)
+		}
+	}
+}
+
+func testDownload(t *testing.T, s *site) {
+	c := s.client(t)
+	c.signIn(demoPatient)
+	if body := text(c.page("/account/data")); !strings.Contains(body, "Printable summary") || !strings.Contains(body, "FHIR") {
+		t.Errorf("downloads page: %s", body)
+	}
+	st, _, raw := c.get("/account/data/record.json")
+	if st != http.StatusOK {
+		t.Fatalf("record: %d", st)
+	}
+	var b struct {
+		ResourceType, Type string
+		Entry              []struct{ Resource json.RawMessage }
+	}
+	if err := json.Unmarshal([]byte(raw), &b); err != nil {
+		t.Fatalf("record is not JSON: %v", err)
+	}
+	types := map[string]int{}
+	for _, e := range b.Entry {
+		var r struct{ ResourceType string }
+		_ = json.Unmarshal(e.Resource, &r)
+		types[r.ResourceType]++
+	}
+	if b.ResourceType != "Bundle" || b.Type != "collection" || types["Patient"] != 1 || types["Observation"] < 10 || types["DiagnosticReport"] < 3 {
+		t.Errorf("record: %s %s %v", b.ResourceType, b.Type, types)
+	}
+	sum := text(c.page("/account/data/summary"))
+	for _, want := range []string{"Health summary", "Date of birth", "Latest test results", "Hemoglobin A1c"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q: %s", want, sum)
+		}
+	}
+}
+
+// auditCount is the number of audit entries about the demo patient.
+func (s *site) auditCount(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.app.Audit.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Entries are searchable once sequenced into the log.
+	if _, err := s.app.Audit.Sequence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	found, err := s.app.Audit.Search(ctx, audit.Query{OrgID: s.seed.Org.ID, Patient: "Patient/" + s.patient, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(found)
+}
