@@ -76,30 +76,39 @@ func (s *Service) Slots(ctx context.Context, p *fhir.Principal, orderRef string,
 // errNotOpen answers a change to a follow-up that is no longer active.
 var errNotOpen = errs.Conflictf("This follow-up is no longer open for booking.")
 
-// findSlots searches the free slots for o in [earliest, to): one search
-// of the slots, with their schedules included, then each checked here as
-// Book will check it.
+// findSlots searches the free slots for o in [earliest, to): the active
+// schedules of o's performers first (a handful), then their free slots,
+// each checked here as Book will check it. (Two plain searches: one
+// with chained parameters, schedule.active and schedule.actor, took
+// seconds on PostgreSQL.)
 func (s *Service) findSlots(ctx context.Context, orgID string, o *order, earliest, to time.Time) ([]Slot, error) {
-	q := url.Values{
-		"status":          {"free"},
-		"schedule.active": {"true"},
-		"start":           {"ge" + searchTime(earliest), "lt" + searchTime(to)},
-		"_sort":           {"start"},
-		"_count":          {strconv.Itoa(MaxSlots)},
-		"_include":        {"Slot:schedule"},
-	}
+	sq := url.Values{"active": {"true"}, "_count": {"1000"}}
 	if len(o.performers) > 0 {
-		q.Set("schedule.actor", strings.Join(o.performers, ","))
+		sq.Set("actor", strings.Join(o.performers, ","))
+	}
+	found, err := s.search.Search(ctx, orgID, "Schedule", sq, false)
+	if err != nil {
+		return nil, fmt.Errorf("booking: schedules of %s: %w", o.ref, err)
+	}
+	schedules := map[string]*schedule{}
+	refs := make([]string, 0, len(found.Matches))
+	for _, st := range found.Matches {
+		schedules[st.Ref()] = s.parseSchedule(st)
+		refs = append(refs, st.Ref())
+	}
+	if len(refs) == 0 {
+		return []Slot{}, nil
+	}
+	q := url.Values{
+		"status":   {"free"},
+		"schedule": {strings.Join(refs, ",")},
+		"start":    {"ge" + searchTime(earliest), "lt" + searchTime(to)},
+		"_sort":    {"start"},
+		"_count":   {strconv.Itoa(MaxSlots)},
 	}
 	res, err := s.search.Search(ctx, orgID, "Slot", q, false)
 	if err != nil {
 		return nil, fmt.Errorf("booking: slots of %s: %w", o.ref, err)
-	}
-	schedules := map[string]*schedule{}
-	for _, st := range res.Included {
-		if st.Type == "Schedule" {
-			schedules[st.Ref()] = s.parseSchedule(st)
-		}
 	}
 	n := s.names(orgID, nil)
 	out := make([]Slot, 0, len(res.Matches))

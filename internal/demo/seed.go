@@ -31,6 +31,9 @@ type OrgStore interface {
 type ResourceStore interface {
 	PutTx(ctx context.Context, tx *sql.Tx, orgID string, rs []fhir.Resource) ([]fhir.Stored, error)
 	Read(ctx context.Context, orgID, typ, id string) (*fhir.Stored, error)
+	// Wrote is told how many resources a committed transaction stored,
+	// so that the search planner's statistics keep up with the seeding.
+	Wrote(ctx context.Context, n int)
 }
 
 // AccountStore is what seeding needs of the accounts.
@@ -125,7 +128,7 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 	res := &SeedResult{}
 
 	var next int
-	var completed bool
+	var completed, created bool
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		org, err := s.Orgs.BySlugTx(ctx, tx, clinic.Slug)
 		switch {
@@ -134,6 +137,7 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 			if err != nil {
 				return err
 			}
+			created = true
 			res.Org = *org
 			res.Config = g.Config()
 			return nil
@@ -157,6 +161,9 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if created {
+		s.Resources.Wrote(ctx, len(clinic.All()))
 	}
 	res.Accounts = public(demoAccounts(clinic, g))
 	res.APIToken = DemoAPIToken(res.Config.Seed)
@@ -207,6 +214,7 @@ func (s *Seeder) Seed(ctx context.Context, cfg Config) (*SeedResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo: store patients %d to %d: %w", from, end-1, err)
 		}
+		s.Resources.Wrote(ctx, len(batch))
 		res.Seeded += end - from
 		next = end
 		res.Patients = next

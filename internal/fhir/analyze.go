@@ -49,3 +49,9 @@ func (s *Store) wrote(ctx context.Context, n int) {
 	}
 	k.mu.Unlock()
 }
+
+// Wrote tells the store that n resources were committed by a caller that
+// wrote them with PutTx and its kin in its own transaction (seeding, a
+// bulk tool): the planner's statistics are refreshed when due, as after
+// the API's own writes. Call it after the commit.
+func (s *Store) Wrote(ctx context.Context, n int) { s.wrote(ctx, n) }
