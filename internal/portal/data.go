@@ -19,7 +19,8 @@ import (
 const maxRecord = 20000
 
 type dataPage struct {
-	Records []record
+	Records   []record
+	Caregiver bool
 }
 
 type record struct {
@@ -29,7 +30,7 @@ type record struct {
 
 // data lists the records the person may download.
 func (p *Pages) data(w http.ResponseWriter, r *http.Request, u *person) {
-	var page dataPage
+	page := dataPage{Caregiver: u.caregiver()}
 	for _, id := range u.reach {
 		page.Records = append(page.Records, record{ID: id, Name: u.Name(id), Own: id == u.own})
 	}

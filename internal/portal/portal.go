@@ -210,6 +210,9 @@ type person struct {
 // more than one, so that pages say whose each result is.
 func (u *person) Several() bool { return len(u.reach) > 1 || len(u.reach) == 1 && u.reach[0] != u.own }
 
+// caregiver reports whether the person signed in as a caregiver.
+func (u *person) caregiver() bool { return u.p.Role == string(identity.RoleCaregiver) }
+
 // Name returns the name of patient id, for pages that list several records.
 func (u *person) Name(id string) string {
 	if n := u.names[id]; n != "" {

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careloop/careloop/internal/access"
 	"github.com/careloop/careloop/internal/audit"
 	"github.com/careloop/careloop/internal/demo"
 	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
@@ -22,8 +24,8 @@ import (
 const demoPatient = "patient@example.com"
 
 var (
-	orderLink  = regexp.MustCompile(`href="/book\?order=([^"&]+)"`)
-	slotInput  = regexp.MustCompile(`name="slot" id="slot-[^"]+" value="([^"]+)"`)
+	orderLink = regexp.MustCompile(`href="/book\?order=([^"&]+)"`)
+	slotInput = regexp.MustCompile(`name="slot" id="slot-[^"]+" value="([^"]+)"`)
 )
 
 // journeyOf returns the demo patient's shared, non-historical journey
@@ -57,6 +59,7 @@ func TestPortal(t *testing.T) {
 			t.Run("display", func(t *testing.T) { testDisplay(t, s) })
 			t.Run("booking", func(t *testing.T) { testBooking(t, s) })
 			t.Run("download", func(t *testing.T) { testDownload(t, s) })
+			t.Run("caregiver", func(t *testing.T) { testCaregiver(t, s) })
 		})
 	}
 }
@@ -431,4 +434,40 @@ func (s *site) auditCount(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(found)
+}
+
+// testCaregiver: a caregiver with proxy access sees the patient's results,
+// each named as the patient's, and may download the record.
+func testCaregiver(t *testing.T, s *site) {
+	ctx := context.Background()
+	hash, err := identity.HashPassword(demo.DemoPassword, identity.DefaultPasswordParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carer := &identity.Account{OrgID: s.seed.Org.ID, Email: "carer@example.com", DisplayName: "Chris Carer", Role: identity.RoleCaregiver}
+	if err := s.app.DB.InTx(ctx, func(tx *sql.Tx) error { return s.app.Accounts.CreateTx(ctx, tx, carer, hash) }); err != nil {
+		t.Fatal(err)
+	}
+	c := s.client(t)
+	c.signIn(carer.Email)
+	if body := text(c.page("/results")); !strings.Contains(body, "No one has given you access to their record yet") {
+		t.Errorf("a caregiver without access sees: %s", body)
+	}
+	if _, err := access.NewGrants(s.app.DB).GrantProxy(ctx, s.seed.Org.ID, carer.ID, s.patient, "test", "cares for her mother", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.app.Policy.Users.Forget(s.seed.Org.ID, carer.ID) // as the access service does after a grant
+	c = s.client(t)
+	c.signIn(carer.Email)
+	j := s.journeyOf(t, journey.Normal)
+	body := text(c.page("/results/" + j.ID))
+	if !strings.Contains(body, "Result for ") {
+		t.Errorf("the caregiver's page does not say whose result it is: %s", body)
+	}
+	if body := text(c.page("/account/data")); !strings.Contains(body, "Record of ") {
+		t.Errorf("downloads page of a caregiver: %s", body)
+	}
+	if st, _, _ := c.get("/account/data/record.json?patient=" + s.patient); st != http.StatusOK {
+		t.Errorf("caregiver's download: %d", st)
+	}
 }

@@ -155,7 +155,8 @@ type homePage struct {
 	Upcoming  []booking.Appointment
 	Waiting   []resultItem
 	Unread    int
-	NoRecord  bool // a patient whose account is not linked to a record yet
+	NoRecord  bool // a patient whose account is not linked to a record yet, or a caregiver given none
+	Caregiver bool
 	D         dates
 }
 
@@ -166,7 +167,7 @@ func (h homePage) Nothing() bool {
 
 func (p *Pages) home(w http.ResponseWriter, r *http.Request, u *person) {
 	ctx := r.Context()
-	h := homePage{Name: firstName(u.account.DisplayName), NoRecord: len(u.reach) == 0, D: p.dates(ctx, u)}
+	h := homePage{Name: firstName(u.account.DisplayName), NoRecord: len(u.reach) == 0, Caregiver: u.caregiver(), D: p.dates(ctx, u)}
 	items, _, _, err := p.journeys(ctx, u, "", 100)
 	if err != nil {
 		p.fail(w, r, u, err)
@@ -226,11 +227,12 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request, u *person) {
 
 // resultsPage lists every test.
 type resultsPage struct {
-	Released []resultItem
-	Waiting  []resultItem
-	Next     string
-	NoRecord bool
-	D        dates
+	Released  []resultItem
+	Waiting   []resultItem
+	Next      string
+	NoRecord  bool
+	Caregiver bool
+	D         dates
 }
 
 func (p *Pages) results(w http.ResponseWriter, r *http.Request, u *person) {
@@ -247,7 +249,7 @@ func (p *Pages) results(w http.ResponseWriter, r *http.Request, u *person) {
 		}
 	}
 	visits := visitOrders(fus)
-	page := resultsPage{Next: next, NoRecord: len(u.reach) == 0, D: p.dates(r.Context(), u)}
+	page := resultsPage{Next: next, NoRecord: len(u.reach) == 0, Caregiver: u.caregiver(), D: p.dates(r.Context(), u)}
 	for _, it := range items {
 		switch {
 		case visits[it.Anchor]:
