@@ -19,6 +19,7 @@ import (
 	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
+	"github.com/careloop/careloop/internal/portal"
 )
 
 const demoPatient = "patient@example.com"
@@ -60,6 +61,7 @@ func TestPortal(t *testing.T) {
 			t.Run("booking", func(t *testing.T) { testBooking(t, s) })
 			t.Run("download", func(t *testing.T) { testDownload(t, s) })
 			t.Run("caregiver", func(t *testing.T) { testCaregiver(t, s) })
+			t.Run("every page in every language", func(t *testing.T) { testEveryLanguage(t, s) })
 		})
 	}
 }
@@ -470,4 +472,70 @@ func testCaregiver(t *testing.T, s *site) {
 	if st, _, _ := c.get("/account/data/record.json?patient=" + s.patient); st != http.StatusOK {
 		t.Errorf("caregiver's download: %d", st)
 	}
+}
+
+// testEveryLanguage renders every portal page in every language of the
+// catalog: each answers 200 in its language, and no message key shows
+// through (a key missing from the catalog is shown as itself).
+func testEveryLanguage(t *testing.T, s *site) {
+	cat, err := portal.NewCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key missing from the catalog shows as itself: look for any word
+	// shaped like a key of one of the catalog's groups ("result.ack.title").
+	groups := map[string]bool{}
+	for _, k := range cat.Keys("en") {
+		g, _, _ := strings.Cut(k, ".")
+		groups[g] = true
+	}
+	keyish := regexp.MustCompile(`\b([a-z]+)\.[a-z][a-z0-9\-]*(\.[a-z0-9\-]+)*\b`)
+	c := s.client(t)
+	c.signIn(demoPatient)
+	home := c.page("/home")
+	m := orderLink.FindStringSubmatch(home)
+	if m == nil {
+		t.Fatal("no follow-up to book on the home page")
+	}
+	order, _ := url.QueryUnescape(m[1])
+	slot := slotInput.FindStringSubmatch(c.page("/book?order=" + url.QueryEscape(order)))
+	if slot == nil {
+		t.Fatal("no free time")
+	}
+	_, loc, _ := c.post("/book", url.Values{"order": {order}, "slot": {slot[1]}})
+	if !strings.HasPrefix(loc, "/appointments/") {
+		t.Fatalf("booking went to %q", loc)
+	}
+	pages := []string{"/home", "/results", "/results/" + s.journeyOf(t, journey.Normal).ID, "/results/" + s.journeyOf(t, journey.Abnormal).ID,
+		"/results/" + s.journeyOf(t, journey.Critical).ID, "/appointments", loc, "/book?reschedule=" + strings.TrimPrefix(loc, "/appointments/"),
+		"/book/confirm?reschedule=" + strings.TrimPrefix(loc, "/appointments/") + "&slot=" + slot[1],
+		"/account/display", "/account/data", "/account/data/summary", "/results/no-such-result"}
+	for _, lang := range cat.Languages() {
+		c.http.Jar.SetCookies(mustURL(t, s.base), []*http.Cookie{{Name: "careloop_lang", Value: lang.Tag, Path: "/"}})
+		for _, path := range pages {
+			st, _, html := c.get(path)
+			if st != http.StatusOK && !(path == "/results/no-such-result" && st == http.StatusNotFound) &&
+				!(strings.HasPrefix(path, "/book/confirm") && st == http.StatusConflict) {
+				t.Errorf("%s %s: %d", lang.Tag, path, st)
+				continue
+			}
+			if !strings.Contains(html, `<html lang="`+lang.Tag+`"`) {
+				t.Errorf("%s %s: not in %s", lang.Tag, path, lang.Tag)
+			}
+			for _, m := range keyish.FindAllStringSubmatch(text(html), -1) {
+				if groups[m[1]] {
+					t.Errorf("%s %s shows the key %q", lang.Tag, path, m[0])
+				}
+			}
+		}
+	}
+	c.post(loc+"/cancel", nil) // free the time for the other tests
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
