@@ -138,7 +138,8 @@ func TestBrowserProxyAccess(t *testing.T) {
 	}
 
 	b := newBrowser(t, s)
-	b.signIn("ada@example.org", "/account")
+	b.signIn("ada@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	b.click(`a[href="/account/access"]`, "/account/access")
 	if n := len(b.rows(`[data-testid=proxy]`)); n != 0 {
 		t.Errorf("a new patient lists %d proxies", n)
@@ -255,7 +256,8 @@ func TestBrowserRecordAccess(t *testing.T) {
 	s.person(t, "cara@example.org", "Cara Okafor", identity.RoleCaregiver)
 
 	b := newBrowser(t, s)
-	b.signIn("ada@example.org", "/account")
+	b.signIn("ada@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	b.click(`a[href="/account/record-access"]`, "/account/record-access")
 	if got := b.text(`[data-testid=no-record-access]`); got == "" {
 		t.Errorf("a record nobody looked at lists: %q", b.rows(`[data-testid=record-access]`))
@@ -277,7 +279,8 @@ func TestBrowserRecordAccess(t *testing.T) {
 	}
 	s.settleAudit(t)
 
-	b.signIn("ada@example.org", "/account")
+	b.signIn("ada@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	b.open("/account/record-access")
 	rows := b.rows(`[data-testid=record-access]`)
 	var read, refused bool

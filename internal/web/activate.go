@@ -29,7 +29,7 @@ func (p *Pages) activateForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) showActivate(w http.ResponseWriter, r *http.Request, status int, f activatePage, e *pweb.FormErrors) {
-	p.r.Page(w, r, status, "activate", p.public(w, r, "Open your account", f, e))
+	p.r.Page(w, r, status, "activate", p.publicData(w, r, p.lang(r), "activate.title", f, e))
 }
 
 // activate opens the patient's account and signs them in. A wrong code
@@ -46,13 +46,14 @@ func (p *Pages) activate(w http.ResponseWriter, r *http.Request) {
 	pass := r.PostFormValue("password")
 	// Empty fields are named all at once, and an empty code never counts
 	// as a wrong one.
+	l := p.lang(r)
 	e := &pweb.FormErrors{}
-	required(e, field{"org", f.Org, "Enter your organisation."},
-		field{"code", f.Code, "Enter the activation code from your letter, like 7K2M9-QC4XR."},
-		field{"birth_date", f.BirthDate, "Enter your date of birth."},
-		field{"name", f.Name, "Enter your name."},
-		field{"email", f.Email, "Enter your email address."},
-		field{"password", pass, "Choose a password."})
+	required(e, field{"org", f.Org, l.T("form.org.empty")},
+		field{"code", f.Code, l.T("activate.code.empty")},
+		field{"birth_date", f.BirthDate, l.T("form.birth_date.empty")},
+		field{"name", f.Name, l.T("form.name.empty")},
+		field{"email", f.Email, l.T("form.email.empty")},
+		field{"password", pass, l.T("form.new_password.empty")})
 	if e.Any() {
 		p.showActivate(w, r, http.StatusBadRequest, f, e)
 		return
@@ -82,5 +83,5 @@ func (p *Pages) activate(w http.ResponseWriter, r *http.Request) {
 	if errs.CodeOf(err) == errs.Conflict {
 		on = "email"
 	}
-	p.showActivate(w, r, statusOf(err), f, pweb.FromError(err, on))
+	p.showActivate(w, r, statusOf(err), f, p.formErrors(l, err, on))
 }

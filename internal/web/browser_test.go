@@ -301,7 +301,8 @@ func TestBrowserSignInWithPassword(t *testing.T) {
 
 	b.fill("#email", "pat@example.org")
 	b.fill("#password", password)
-	b.click(`form[action="/signin"] button[type=submit]`, "/account")
+	b.click(`form[action="/signin"] button[type=submit]`, "/home")
+	b.open("/account") // patients land on the portal's home
 	if got := b.text(`[data-testid=name]`); got != "Pat Jones" {
 		t.Errorf("account page name %q", got)
 	}
@@ -501,7 +502,8 @@ func TestBrowserSessions(t *testing.T) {
 	s := startSite(t)
 	s.person(t, "sam@example.org", "Sam Smith", identity.RolePatient)
 	b := newBrowser(t, s)
-	b.signIn("sam@example.org", "/account")
+	b.signIn("sam@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	phone := apiSignIn(t, s, "sam@example.org")
 
 	b.open("/account/sessions")
@@ -544,7 +546,8 @@ func TestBrowserRefusesCrossOriginPost(t *testing.T) {
 	s := startSite(t)
 	s.person(t, "sam@example.org", "Sam Smith", identity.RolePatient)
 	b := newBrowser(t, s)
-	b.signIn("sam@example.org", "/account")
+	b.signIn("sam@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 
 	// A page of another origin that posts a form to careloop, as a
 	// forged-request attack would.

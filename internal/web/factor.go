@@ -26,8 +26,8 @@ func (p *Pages) awaiting(w http.ResponseWriter, r *http.Request) (*session.Sessi
 			p.fail(w, r, err)
 			return nil, false
 		}
-		if _, ferr := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); ferr == nil {
-			seeOther(w, r, "/account")
+		if open, ferr := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); ferr == nil {
+			seeOther(w, r, landing(open.Role))
 			return nil, false
 		}
 		pweb.SetFlash(w, "info", "Your sign-in took too long or has ended. Please sign in again.")
@@ -55,7 +55,7 @@ func (p *Pages) showFactor(w http.ResponseWriter, r *http.Request, status int, s
 		}
 		f.Passkey = len(list) > 0
 	}
-	d := pweb.Data{Title: "Confirm it is you", Flash: pweb.TakeFlash(w, r), Errors: e, Body: f}
+	d := p.publicData(w, r, p.lang(r), "factor.title", f, e)
 	if f.Passkey {
 		d.Scripts = []string{"/static/passkey.js"}
 	}
@@ -68,9 +68,10 @@ func (p *Pages) factor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := r.PostFormValue("code")
+	l := p.lang(r)
 	if code == "" {
 		e := &pweb.FormErrors{}
-		e.Add("code", "Enter the 6-digit code from your authenticator app, or a recovery code.")
+		e.Add("code", l.T("factor.code.empty"))
 		p.showFactor(w, r, http.StatusBadRequest, se, e)
 		return
 	}
@@ -80,11 +81,11 @@ func (p *Pages) factor(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
-		p.showFactor(w, r, errs.HTTPStatus(errs.CodeOf(err)), se, pweb.FromError(err, "code"))
+		p.showFactor(w, r, errs.HTTPStatus(errs.CodeOf(err)), se, p.formErrors(l, err, "code"))
 		return
 	}
 	p.Cookies.Set(w, out.Secret)
-	seeOther(w, r, p.takeNext(w, r))
+	seeOther(w, r, p.takeNext(w, r, landing(se.Role)))
 }
 
 // ceremonyCookie holds the id of a passkey ceremony between its begin and
@@ -141,7 +142,7 @@ func (p *Pages) passkeyFactorFinish(w http.ResponseWriter, r *http.Request) {
 	var fresh string
 	if awaiting {
 		_, fresh, err = p.SignIn.Sessions.Complete(r.Context(), secret)
-		next = p.takeNext(w, r)
+		next = p.takeNext(w, r, landing(string(acct.Role)))
 	} else {
 		_, fresh, err = p.SignIn.Sessions.Renew(r.Context(), secret, true)
 		next = "/account/security"

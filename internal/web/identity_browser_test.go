@@ -86,7 +86,8 @@ func TestBrowserLinkRecord(t *testing.T) {
 	}
 	b := newBrowser(t, s.site)
 	b.registerAndVerify(s, "Ada Okafor", "1980-05-17", "ada@example.org")
-	b.signIn("ada@example.org", "/account")
+	b.signIn("ada@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	if got := b.text("[data-testid=record-status]"); !strings.Contains(got, "not linked to your record yet") {
 		t.Errorf("a registered patient's account says %q about the record", got)
 	}
@@ -217,7 +218,8 @@ func TestBrowserRegistrations(t *testing.T) {
 	b.signOut()
 
 	// Rui sees the record linked.
-	b.signIn("rui@example.org", "/account")
+	b.signIn("rui@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	if got := b.text("[data-testid=record-status]"); got != "Your account is linked to your record." {
 		t.Errorf("the matched patient's account says %q", got)
 	}

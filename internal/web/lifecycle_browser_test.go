@@ -383,7 +383,8 @@ func TestBrowserRegistrationAndVerifyEmail(t *testing.T) {
 	}
 	b.checkA11y("the verify page, used link")
 
-	b.signIn("rui@example.org", "/account")
+	b.signIn("rui@example.org", "/home")
+	b.open("/account") // patients land on the portal's home
 	if got := b.text("[data-testid=email-status]"); got != "(confirmed)" {
 		t.Errorf("registered and confirmed, the account says %q", got)
 	}
@@ -469,7 +470,8 @@ func TestBrowserRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.fill("#code", code)
-	b.click(`form[action="/signin/factor"] button`, "/account")
+	b.click(`form[action="/signin/factor"] button`, "/home")
+	b.open("/account") // patients land on the portal's home
 	if got := b.text("[data-testid=name]"); got != "Pam Patel" {
 		t.Errorf("signed in after recovery as %q", got)
 	}
@@ -500,7 +502,8 @@ func TestBrowserEmailChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.fill("#code", code)
-	b.click(`form[action="/signin/factor"] button`, "/account")
+	b.click(`form[action="/signin/factor"] button`, "/home")
+	b.open("/account") // patients land on the portal's home
 
 	// Eleven minutes on, the second factor of the sign-in is too old for
 	// the change.
@@ -657,7 +660,7 @@ func TestBrowserStaffPages(t *testing.T) {
 	b := newBrowser(t, s.site)
 
 	// A patient has no business here.
-	b.signIn("pat@example.org", "/account")
+	b.signIn("pat@example.org", "/home")
 	b.open("/staff/invitations")
 	if got := b.text("h1"); got != "Not allowed" {
 		t.Errorf("a patient opening the staff page gets h1 %q", got)

@@ -25,7 +25,7 @@ func (p *Pages) openLink(w http.ResponseWriter, r *http.Request) {
 	target, err := p.Notify.OpenLink(r.Context(), r.PathValue("token"))
 	switch {
 	case errors.Is(err, notify.ErrLinkExpired):
-		p.r.Page(w, r, http.StatusGone, "link-expired", p.public(w, r, "This link has expired",
+		p.r.Page(w, r, http.StatusGone, "link-expired", p.publicData(w, r, p.lang(r), "expired.title",
 			linkExpiredPage{SignIn: signInLink("/account/messages")}, nil))
 		return
 	case errors.Is(err, notify.ErrLinkInvalid):

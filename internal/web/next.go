@@ -13,7 +13,8 @@ import (
 // the password step needs a second factor, a short-lived cookie (nextCookie)
 // carries it to the factor step, which spends it. Only a local path is
 // ever followed (see localPath): anything else is ignored and the person
-// lands on /account.
+// lands on their landing page: /home for patients and caregivers,
+// /account for staff (see landing).
 
 // nextCookie carries the page to land on from the password step to the
 // second factor. It is sent only to /signin paths and lives as long as a
@@ -69,19 +70,19 @@ func (p *Pages) forgetNext(w http.ResponseWriter) {
 }
 
 // takeNext returns the page the second-factor step lands on: the local
-// path keepNext remembered, spent, or /account.
-func (p *Pages) takeNext(w http.ResponseWriter, r *http.Request) string {
+// path keepNext remembered, spent, or otherwise.
+func (p *Pages) takeNext(w http.ResponseWriter, r *http.Request, otherwise string) string {
 	c, err := r.Cookie(nextCookie)
 	if err != nil {
-		return "/account"
+		return otherwise
 	}
 	p.forgetNext(w)
 	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil {
-		return "/account"
+		return otherwise
 	}
 	if next, ok := localPath(string(raw)); ok {
 		return next
 	}
-	return "/account"
+	return otherwise
 }

@@ -55,7 +55,7 @@ func TestBrowserNotifications(t *testing.T) {
 	b.do(chromedp.Navigate(s.base + link))
 	b.waitFor("/signin")
 	want := "/account/messages/" + inapp.ID
-	if got := b.attr(`input[name=next]`, "value"); got != want {
+	if got := b.attr(`form[action="/signin"] input[name=next]`, "value"); got != want {
 		t.Fatalf("the sign-in form carries next %q, want %q", got, want)
 	}
 	b.checkA11y("the sign-in page on the way to a message")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/careloop/careloop/internal/identity"
@@ -31,7 +32,7 @@ func (p *Pages) recoveryForm(w http.ResponseWriter, r *http.Request) {
 		f := resetPage{Org: q.Get("org"), Token: q.Get("token")}
 		status := http.StatusOK
 		if f.Org == "" || f.Token == "" {
-			f.Invalid, status = "This link is incomplete. Open the link in the email again, or copy all of it into the address bar.", http.StatusBadRequest
+			f.Invalid, status = p.lang(r).T("public.link.incomplete"), http.StatusBadRequest
 		}
 		p.showReset(w, r, status, f, nil)
 		return
@@ -45,11 +46,15 @@ func (p *Pages) recoveryForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) showRecovery(w http.ResponseWriter, r *http.Request, status int, f recoveryPage, e *pweb.FormErrors) {
-	p.r.Page(w, r, status, "recovery", p.public(w, r, "Forgot your password?", f, e))
+	p.r.Page(w, r, status, "recovery", p.publicData(w, r, p.lang(r), "recovery.title", f, e))
 }
 
 func (p *Pages) showReset(w http.ResponseWriter, r *http.Request, status int, f resetPage, e *pweb.FormErrors) {
-	p.r.Page(w, r, status, "reset", p.public(w, r, "Set a new password", f, e))
+	d := p.publicData(w, r, p.lang(r), "reset.title", f, e)
+	// Shown again after a post, the page switches language to the link's
+	// form, not to the post's address.
+	d.Switch.Next = "/recovery?" + url.Values{"org": {f.Org}, "token": {f.Token}}.Encode()
+	p.r.Page(w, r, status, "reset", d)
 }
 
 // requestRecovery asks the service for a link and answers the same for an
@@ -61,8 +66,9 @@ func (p *Pages) requestRecovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := recoveryPage{orgField: of, Email: strings.TrimSpace(r.PostFormValue("email"))}
+	l := p.lang(r)
 	e := &pweb.FormErrors{}
-	required(e, field{"org", f.Org, "Enter your organisation."}, field{"email", f.Email, "Enter your email address."})
+	required(e, field{"org", f.Org, l.T("form.org.empty")}, field{"email", f.Email, l.T("form.email.empty")})
 	if e.Any() {
 		p.showRecovery(w, r, http.StatusBadRequest, f, e)
 		return
@@ -79,15 +85,15 @@ func (p *Pages) requestRecovery(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
-		p.showRecovery(w, r, statusOf(err), f, pweb.FromError(err, ""))
+		p.showRecovery(w, r, statusOf(err), f, p.formErrors(l, err, ""))
 		return
 	}
 	seeOther(w, r, "/recovery/sent")
 }
 
 func (p *Pages) recoverySent(w http.ResponseWriter, r *http.Request) {
-	p.r.Page(w, r, http.StatusOK, "sent", p.public(w, r, "Check your email", sentPage{
-		Message: "If an account uses that email, we sent it a link to set a new password. It works for 30 minutes, once."}, nil))
+	l := p.lang(r)
+	p.r.Page(w, r, http.StatusOK, "sent", p.publicData(w, r, l, "sent.title", sentPage{Message: l.T("recovery.sent")}, nil))
 }
 
 // resetPassword sets the new password with the link, which ends every
@@ -123,8 +129,9 @@ func (p *Pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	l := p.lang(r)
 	if badLink(err) {
-		f.Invalid = identity.InvalidLinkMessage
+		f.Invalid = p.invalidLink(l)
 	}
-	p.showReset(w, r, statusOf(err), f, pweb.FromError(err, ""))
+	p.showReset(w, r, statusOf(err), f, p.formErrors(l, err, ""))
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/signin"
@@ -27,7 +26,7 @@ func (p *Pages) registerForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) showRegister(w http.ResponseWriter, r *http.Request, status int, f registerPage, e *pweb.FormErrors) {
-	p.r.Page(w, r, status, "register", p.public(w, r, "Register", f, e))
+	p.r.Page(w, r, status, "register", p.publicData(w, r, p.lang(r), "register.title", f, e))
 }
 
 // register asks the service to register the patient and answers with the
@@ -43,15 +42,16 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 	f := registerPage{orgField: of, Name: strings.TrimSpace(r.PostFormValue("name")),
 		BirthDate: strings.TrimSpace(r.PostFormValue("birth_date")), Email: strings.TrimSpace(r.PostFormValue("email"))}
 	pass := r.PostFormValue("password")
+	l := p.lang(r)
 	e := &pweb.FormErrors{}
-	required(e, field{"org", f.Org, "Enter your organisation."}, field{"name", f.Name, "Enter your name."},
-		field{"birth_date", f.BirthDate, "Enter your date of birth."}, field{"email", f.Email, "Enter your email address."},
-		field{"password", pass, "Choose a password."})
+	required(e, field{"org", f.Org, l.T("form.org.empty")}, field{"name", f.Name, l.T("form.name.empty")},
+		field{"birth_date", f.BirthDate, l.T("form.birth_date.empty")}, field{"email", f.Email, l.T("form.email.empty")},
+		field{"password", pass, l.T("form.new_password.empty")})
 	if e.Any() {
 		p.showRegister(w, r, http.StatusBadRequest, f, e)
 		return
 	}
-	org, err := p.orgBySlug(r.Context(), f.Org, errs.Invalidf("org", "There is no organisation %q on this careloop. Check the name in the link or letter you were given.", f.Org))
+	org, err := p.orgBySlug(r.Context(), f.Org, unknownOrg(l, f.Org))
 	if err == nil {
 		err = p.Lifecycle.Register(r.Context(), org, signin.Registration{Email: f.Email, Password: pass, Name: f.Name,
 			BirthDate: f.BirthDate, Address: httpx.RemoteHost(r)})
@@ -61,7 +61,7 @@ func (p *Pages) register(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
-		p.showRegister(w, r, statusOf(err), f, pweb.FromError(err, ""))
+		p.showRegister(w, r, statusOf(err), f, p.formErrors(l, err, ""))
 		return
 	}
 	seeOther(w, r, "/register/sent")
@@ -75,7 +75,7 @@ type sentPage struct {
 }
 
 func (p *Pages) registerSent(w http.ResponseWriter, r *http.Request) {
-	p.r.Page(w, r, http.StatusOK, "sent", p.public(w, r, "Check your email", sentPage{
-		Message: "Thank you. We sent an email to the address you gave: follow its link within 24 hours to confirm it, then sign in.",
-		Next:    "Your clinic checks who you are before you see your records; we email you when they have."}, nil))
+	l := p.lang(r)
+	p.r.Page(w, r, http.StatusOK, "sent", p.publicData(w, r, l, "sent.title", sentPage{
+		Message: l.T("register.sent"), Next: l.T("register.sent.next")}, nil))
 }

@@ -157,7 +157,7 @@ func TestBrowserResults(t *testing.T) {
 	b.signOut()
 
 	// A patient is refused.
-	b.signIn("ada@example.org", "/account")
+	b.signIn("ada@example.org", "/home")
 	b.open("/staff/results")
 	if got := b.text("h1"); got != "Not allowed" {
 		t.Errorf("a patient opening the results inbox: h1 %q", got)

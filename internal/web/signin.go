@@ -21,7 +21,7 @@ type signInForm struct {
 	// Lifecycle links to registration, activation and recovery.
 	Lifecycle bool
 	// Next is the local path to land on after signing in (a hidden
-	// field); empty for /account.
+	// field); empty for the person's landing page (see landing).
 	Next string
 }
 
@@ -39,8 +39,8 @@ func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, erro
 
 func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
 	next, _ := localPath(r.URL.Query().Get("next"))
-	if _, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err == nil {
-		seeOther(w, r, cmp.Or(next, "/account"))
+	if se, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err == nil {
+		seeOther(w, r, cmp.Or(next, landing(se.Role)))
 		return
 	}
 	f, err := p.signInForm(r, r.URL.Query().Get("org"), "")
@@ -53,7 +53,7 @@ func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request, status int, f signInForm, e *pweb.FormErrors) {
-	d := pweb.Data{Title: "Sign in", Flash: pweb.TakeFlash(w, r), Errors: e, Body: f}
+	d := p.publicData(w, r, p.lang(r), "signin.title", f, e)
 	if f.Passkeys {
 		d.Scripts = []string{"/static/passkey.js"}
 	}
@@ -68,16 +68,10 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Next, _ = localPath(r.PostFormValue("next"))
+	l := p.lang(r)
 	e := &pweb.FormErrors{}
-	if f.Org == "" {
-		e.Add("org", "Enter your organisation.")
-	}
-	if email == "" {
-		e.Add("email", "Enter your email address.")
-	}
-	if password == "" {
-		e.Add("password", "Enter your password.")
-	}
+	required(e, field{"org", f.Org, l.T("form.org.empty")}, field{"email", email, l.T("form.email.empty")},
+		field{"password", password, l.T("form.password.empty")})
 	if e.Any() {
 		p.showSignIn(w, r, http.StatusBadRequest, f, e)
 		return
@@ -90,7 +84,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		}
 		// The service's own words: the same for a wrong email, password or
 		// organisation, and the throttle's "try again in N minutes".
-		p.showSignIn(w, r, errs.HTTPStatus(errs.CodeOf(err)), f, pweb.FromError(err, "password"))
+		p.showSignIn(w, r, errs.HTTPStatus(errs.CodeOf(err)), f, p.formErrors(l, err, "password"))
 		return
 	}
 	p.Cookies.Set(w, out.Secret)
@@ -103,7 +97,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/account/security")
 	default:
 		p.forgetNext(w)
-		seeOther(w, r, cmp.Or(f.Next, "/account"))
+		seeOther(w, r, cmp.Or(f.Next, landing(string(out.Account.Role))))
 	}
 }
 

@@ -28,13 +28,17 @@ func (p *Pages) verifyEmailForm(w http.ResponseWriter, r *http.Request) {
 	f := verifyPage{Org: q.Get("org"), Token: q.Get("token"), SignedIn: p.signedIn(r)}
 	status := http.StatusOK
 	if f.Org == "" || f.Token == "" {
-		f.Invalid, status = "This link is incomplete. Open the link in the email again, or copy all of it into the address bar.", http.StatusBadRequest
+		f.Invalid, status = p.lang(r).T("public.link.incomplete"), http.StatusBadRequest
 	}
 	p.showVerify(w, r, status, f, nil)
 }
 
 func (p *Pages) showVerify(w http.ResponseWriter, r *http.Request, status int, f verifyPage, e *pweb.FormErrors) {
-	p.r.Page(w, r, status, "verify", p.public(w, r, "Confirm your email address", f, e))
+	d := p.publicData(w, r, p.lang(r), "verify.title", f, e)
+	// Shown again after a post, the page switches language to the link's
+	// form, not to the post's address.
+	d.Switch.Next = "/verify-email?" + url.Values{"org": {f.Org}, "token": {f.Token}}.Encode()
+	p.r.Page(w, r, status, "verify", d)
 }
 
 // verifyEmail spends the link and marks the address verified, or switches
@@ -50,10 +54,11 @@ func (p *Pages) verifyEmail(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
+		l := p.lang(r)
 		if badLink(err) {
-			f.Invalid = identity.InvalidLinkMessage
+			f.Invalid = p.invalidLink(l)
 		}
-		p.showVerify(w, r, statusOf(err), f, pweb.FromError(err, ""))
+		p.showVerify(w, r, statusOf(err), f, p.formErrors(l, err, ""))
 		return
 	}
 	pweb.SetFlash(w, "success", "Thank you: your email address is confirmed.")

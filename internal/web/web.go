@@ -30,13 +30,14 @@ import (
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/signin"
 	"github.com/careloop/careloop/internal/tenant"
 )
 
-//go:embed templates/*.html static/*
+//go:embed templates/*.html static/* locales/*.json
 var files embed.FS
 
 // Orgs finds organisations.
@@ -132,9 +133,16 @@ type AuditLog interface {
 type Pages struct {
 	Config
 	r *pweb.Renderer
+	// cat speaks the public pages' words (sign-in, second factor,
+	// activation, registration, verification, recovery) in the reader's
+	// language; english maps the English texts of its flash and service
+	// messages to their keys (see lang.go).
+	cat     *i18n.Catalog
+	english map[string]string
 }
 
-// New returns the pages on cfg, or an error when a template does not parse.
+// New returns the pages on cfg, or an error when a template or the
+// message catalog does not parse.
 func New(cfg Config) (*Pages, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -143,7 +151,11 @@ func New(cfg Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pages{Config: cfg, r: r}, nil
+	cat, err := NewCatalog()
+	if err != nil {
+		return nil, err
+	}
+	return &Pages{Config: cfg, r: r, cat: cat, english: englishKeys(cat)}, nil
 }
 
 // Register adds the pages, their actions and their static files to mux.

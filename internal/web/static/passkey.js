@@ -60,7 +60,9 @@
     const done = await post('/auth/passkeys/signin/finish', { org: org, credential: credential });
     if (done.stage === 'factor') { location.assign('/signin/factor'); }
     else if (done.must_enroll) { location.assign('/account/security'); }
-    else { location.assign('/account'); }
+    // The sign-in page sends a signed-in person on: to the page it was
+    // asked for (next), else to their landing page (/home or /account).
+    else { location.assign('/signin' + location.search); }
   }));
 
   document.querySelectorAll('[data-passkey-factor]').forEach((button) => run(button, async () => {
