@@ -115,7 +115,8 @@ type Config struct {
 	Inbox Inbox
 	// Inboxes says whose in-app messages a person reads.
 	Inboxes notify.Inboxes
-	// Booking books follow-ups; nil: no booking pages.
+	// Booking books follow-ups; nil: no booking pages (the shared
+	// navigation still links /appointments).
 	Booking Booking
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -268,18 +269,7 @@ func (p *Pages) with(h func(w http.ResponseWriter, r *http.Request, u *person)) 
 
 // page renders a portal page for u.
 func (p *Pages) page(w http.ResponseWriter, r *http.Request, u *person, status int, name, title string, body any, e *pweb.FormErrors) {
-	nav := []pweb.Nav{
-		{Href: "/home", Label: u.l.T("nav.home")},
-		{Href: "/results", Label: u.l.T("nav.results")},
-	}
-	if p.Booking != nil {
-		nav = append(nav, pweb.Nav{Href: "/appointments", Label: u.l.T("nav.appointments")})
-	}
-	nav = append(nav, pweb.Nav{Href: "/account/messages", Label: u.l.T("nav.messages")},
-		pweb.Nav{Href: "/account", Label: u.l.T("nav.account")})
-	for i := range nav {
-		nav[i].Current = nav[i].Href == r.URL.Path
-	}
+	nav := pweb.PatientNav(u.l, r.URL.Path)
 	p.r.Page(w, r, status, name, pweb.Data{Title: title, SignedIn: true, Nav: nav, Flash: pweb.TakeFlash(w, r),
 		Errors: e, Body: body, L: u.l, Class: u.display.class(), Home: "/home", Switch: pweb.NewSwitch("/lang", r, u.l)})
 }

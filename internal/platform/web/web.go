@@ -113,6 +113,23 @@ type Data struct {
 	Switch *Switch
 }
 
+// PatientNav is the navigation of the pages for patients and caregivers
+// (the portal's and their account's), in the reader's language, with the
+// page at path current.
+func PatientNav(l *i18n.Localizer, path string) []Nav {
+	nav := []Nav{
+		{Href: "/home", Label: l.T("nav.home")},
+		{Href: "/results", Label: l.T("nav.results")},
+		{Href: "/appointments", Label: l.T("nav.appointments")},
+		{Href: "/account/messages", Label: l.T("nav.messages")},
+		{Href: "/account", Label: l.T("nav.account")},
+	}
+	for i := range nav {
+		nav[i].Current = nav[i].Href == path
+	}
+	return nav
+}
+
 // Switch is the language switcher: one button per other language, each
 // named in its own language, posting to Action with the page to return to.
 type Switch struct {
