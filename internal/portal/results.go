@@ -13,6 +13,8 @@ import (
 
 	"github.com/careloop/careloop/internal/booking"
 	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/platform/i18n"
+	"github.com/careloop/careloop/internal/portal/explain"
 	"github.com/careloop/careloop/internal/journey"
 )
 
@@ -42,7 +44,7 @@ type resultItem struct {
 func (i resultItem) Waiting() bool { return !i.Released && !i.Closed }
 
 func itemOf(u *person, j *journey.Journey, eta *journey.ETA) resultItem {
-	it := resultItem{ID: j.ID, Anchor: j.Anchor, Test: cmp.Or(j.Display, j.Code), PatientID: j.PatientID, Stage: j.Stage,
+	it := resultItem{ID: j.ID, Anchor: j.Anchor, Test: testName(u, j), PatientID: j.PatientID, Stage: j.Stage,
 		Released: j.ReleasedAt != nil, Viewed: j.ViewedAt != nil, At: j.OpenedAt, ETA: eta,
 		FollowUp: j.FollowupAt != nil, Closed: j.Stage == journey.Cancelled || j.Stage == journey.EnteredInError}
 	if j.ResultAt != nil {
@@ -56,6 +58,18 @@ func itemOf(u *person, j *journey.Journey, eta *journey.ETA) resultItem {
 		it.Patient = u.Name(j.PatientID)
 	}
 	return it
+}
+
+// testName is what a test is called for u: the laboratory's name, which
+// laboratories send in English; for a reader of another language the
+// name careloop's explanation of the test gives in it, where there is one.
+func testName(u *person, j *journey.Journey) string {
+	if u.l.Lang() != i18n.Default && j.Code != "" {
+		if e, ok := explain.Lookup(j.Code, u.l.Lang()); ok {
+			return e.Name
+		}
+	}
+	return cmp.Or(j.Display, j.Code)
 }
 
 // journeys returns the tests of the patients u reaches, newest first, one
