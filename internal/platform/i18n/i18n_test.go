@@ -90,3 +90,17 @@ func TestNewRefuses(t *testing.T) {
 		t.Error("a catalog without English was accepted")
 	}
 }
+
+func TestRightToLeft(t *testing.T) {
+	c, err := i18n.New(i18n.Source{FS: os.DirFS("testdata"), Dir: "rtl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := c.For("ar")
+	if ar.Dir() != "rtl" || ar.Lang() != "ar" || c.For("en").Dir() != "ltr" {
+		t.Errorf("ar: %s %s", ar.Lang(), ar.Dir())
+	}
+	if got := ar.T("hello", "Name", "Ana"); got != "مرحبا، Ana" {
+		t.Errorf("ar hello = %q", got)
+	}
+}
