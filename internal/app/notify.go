@@ -228,3 +228,23 @@ func (n notifyAudit) Record(ctx context.Context, p *fhir.Principal, acc notify.A
 		Address: httpx.ClientAddress(ctx)}
 	return n.log.Record(ctx, e)
 }
+
+// Language is the language of a patient's profile: the one they chose for
+// their messages, else their record's preferred language ("" when
+// neither says).
+func (d *directory) Language(ctx context.Context, orgID, patientID string) (string, error) {
+	prefs, err := d.app.Notify.Preferences(ctx, orgID, "Patient/"+patientID)
+	if err != nil || prefs.Lang != "" {
+		return prefs.Lang, err
+	}
+	st, err := d.app.Resources.Read(ctx, orgID, "Patient", patientID)
+	if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Gone {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var c notify.Contact
+	contactOf(st.JSON, &c)
+	return c.Lang, nil
+}

@@ -37,7 +37,7 @@ func (a *App) bookingService() *booking.Service {
 func (a *App) registerPortal(mux *http.ServeMux, acc *access.API, book *booking.Service) error {
 	pages, err := portal.New(portal.Config{Users: acc.Service(), Accounts: a.Accounts, Journeys: a.Journeys,
 		JourneyAudit: journeyAudit{log: a.Audit}, Records: records{Store: a.Resources, search: a.Search},
-		Audit: FHIRAuditor(a), Inbox: a.Notify, Inboxes: &directory{app: a}, Booking: book,
+		Audit: FHIRAuditor(a), Inbox: a.Notify, Inboxes: &directory{app: a}, Profiles: &directory{app: a}, Booking: book,
 		Log: a.Log.With("component", "portal")})
 	if err != nil {
 		return err

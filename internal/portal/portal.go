@@ -100,6 +100,12 @@ type Inbox interface {
 	SetPreferences(ctx context.Context, orgID, recipient string, p notify.Preferences, by string) error
 }
 
+// Profiles give a patient's own language: the one they chose, else their
+// record's preferred one ("" when neither says).
+type Profiles interface {
+	Language(ctx context.Context, orgID, patientID string) (string, error)
+}
+
 // Config holds what the portal is built on. Every field is needed but
 // Booking and Now.
 type Config struct {
@@ -115,6 +121,9 @@ type Config struct {
 	Inbox Inbox
 	// Inboxes says whose in-app messages a person reads.
 	Inboxes notify.Inboxes
+	// Profiles give a patient's language, when they did not pick one
+	// with the switcher.
+	Profiles Profiles
 	// Booking books follow-ups; nil: no booking pages (the shared
 	// navigation still links /appointments).
 	Booking Booking
@@ -249,12 +258,10 @@ func (p *Pages) with(h func(w http.ResponseWriter, r *http.Request, u *person)) 
 		u.reach = journey.ReachOf(pr).List
 		profile := ""
 		if u.own != "" {
-			prefs, err := p.Inbox.Preferences(r.Context(), pr.OrgID, "Patient/"+u.own)
-			if err != nil {
+			if profile, err = p.Profiles.Language(r.Context(), pr.OrgID, u.own); err != nil {
 				p.fail(w, r, nil, err)
 				return
 			}
-			profile = prefs.Lang
 		}
 		u.l = p.cat.Negotiate(r, profile)
 		if u.Several() {

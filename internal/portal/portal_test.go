@@ -62,6 +62,7 @@ func TestPortal(t *testing.T) {
 			t.Run("download", func(t *testing.T) { testDownload(t, s) })
 			t.Run("caregiver", func(t *testing.T) { testCaregiver(t, s) })
 			t.Run("every page in every language", func(t *testing.T) { testEveryLanguage(t, s) })
+			t.Run("the record's language", func(t *testing.T) { testRecordLanguage(t, s) })
 		})
 	}
 }
@@ -260,36 +261,41 @@ func testOthers(t *testing.T, s *site) {
 
 func testSpanish(t *testing.T, s *site) {
 	ctx := context.Background()
-	c := s.client(t)
-	c.lang = "es-MX,es;q=0.9"
-	c.signIn(demoPatient)
 	recipient := "Patient/" + s.patient
 	if err := s.app.Notify.SetPreferences(ctx, s.seed.Org.ID, recipient, notify.Preferences{}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	html := c.page("/home")
-	if !strings.Contains(html, `<html lang="es" dir="ltr"`) || !strings.Contains(text(html), "Su salud de un vistazo") {
-		t.Errorf("Accept-Language es-MX: %.300s", text(html))
+	c := s.client(t)
+	c.lang = "es-MX,es;q=0.9"
+	c.signIn(demoPatient)
+	// The demo patient's record prefers English: the profile comes before
+	// the browser.
+	if html := c.page("/home"); !strings.Contains(html, `<html lang="en"`) {
+		t.Errorf("a patient whose record prefers English, with a Spanish browser: %.200s", text(html))
 	}
-	// The switcher: English on this device, and in the profile.
-	st, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {"/results"}})
+	// The switcher: Spanish on this device, and in the profile.
+	st, loc, _ := c.post("/lang", url.Values{"lang": {"es"}, "next": {"/results"}})
 	if st != http.StatusSeeOther || loc != "/results" {
 		t.Fatalf("switch: %d %q", st, loc)
 	}
-	if body := c.page("/results"); !strings.Contains(body, `<html lang="en"`) {
-		t.Error("the switcher did not change the language")
+	if html := c.page("/home"); !strings.Contains(html, `<html lang="es" dir="ltr"`) || !strings.Contains(text(html), "Su salud de un vistazo") {
+		t.Errorf("after switching to Spanish: %.300s", text(html))
 	}
 	prefs, err := s.app.Notify.Preferences(ctx, s.seed.Org.ID, recipient)
-	if err != nil || prefs.Lang != "en" {
-		t.Errorf("profile language %q (%v), want en", prefs.Lang, err)
+	if err != nil || prefs.Lang != "es" {
+		t.Errorf("profile language %q (%v), want es", prefs.Lang, err)
 	}
-	// The profile's language wins over the browser's on a new device.
-	c.post("/lang", url.Values{"lang": {"es"}, "next": {"/home"}})
+	// The profile's language on a new device, whatever its browser says.
 	fresh := s.client(t)
 	fresh.lang = "en-US"
 	fresh.signIn(demoPatient)
 	if body := fresh.page("/home"); !strings.Contains(body, `<html lang="es"`) {
 		t.Error("a new device did not take the profile's language")
+	}
+	// Back to English.
+	c.post("/lang", url.Values{"lang": {"en"}, "next": {"/home"}})
+	if body := c.page("/results"); !strings.Contains(body, `<html lang="en"`) {
+		t.Error("the switcher did not change the language back")
 	}
 	// An open redirect is refused.
 	if _, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {"//evil.example/x"}}); loc != "/home" {
@@ -455,6 +461,12 @@ func testCaregiver(t *testing.T, s *site) {
 	if body := text(c.page("/results")); !strings.Contains(body, "No one has given you access to their record yet") {
 		t.Errorf("a caregiver without access sees: %s", body)
 	}
+	// No record of their own, no language chosen: the browser's.
+	c.lang = "es-MX,es;q=0.9,en;q=0.5"
+	if html := c.page("/home"); !strings.Contains(html, `<html lang="es"`) {
+		t.Error("Accept-Language es-MX did not give Spanish to a person without a profile language")
+	}
+	c.lang = ""
 	if _, err := access.NewGrants(s.app.DB).GrantProxy(ctx, s.seed.Org.ID, carer.ID, s.patient, "test", "cares for her mother", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -538,4 +550,43 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// testRecordLanguage: without a language chosen (switcher, message
+// preferences), the patient's record's preferred language is the page's.
+func testRecordLanguage(t *testing.T, s *site) {
+	ctx := context.Background()
+	if err := s.app.Notify.SetPreferences(ctx, s.seed.Org.ID, "Patient/"+s.patient, notify.Preferences{}, "test"); err != nil {
+		t.Fatal(err) // the display test chose English
+	}
+	st, err := s.app.Resources.Read(ctx, s.seed.Org.ID, "Patient", s.patient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pat map[string]any
+	if err := json.Unmarshal(st.JSON, &pat); err != nil {
+		t.Fatal(err)
+	}
+	delete(pat, "meta")
+	put := func(v map[string]any) {
+		raw, _ := json.Marshal(v)
+		if err := s.app.DB.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.app.Resources.PutTx(ctx, tx, s.seed.Org.ID, []fhir.Resource{{Type: "Patient", ID: s.patient, JSON: raw}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spanish := map[string]any{}
+	for k, v := range pat {
+		spanish[k] = v
+	}
+	spanish["communication"] = []any{map[string]any{"language": map[string]any{"coding": []any{map[string]any{"system": "urn:ietf:bcp:47", "code": "es-MX"}}}, "preferred": true}}
+	put(spanish)
+	defer put(pat)
+	c := s.client(t)
+	c.signIn(demoPatient)
+	if body := c.page("/home"); !strings.Contains(body, `<html lang="es"`) {
+		t.Error("the record's preferred language (es-MX) was not the page's")
+	}
 }
