@@ -13,9 +13,9 @@ import (
 
 	"github.com/careloop/careloop/internal/booking"
 	"github.com/careloop/careloop/internal/fhir"
+	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/platform/i18n"
 	"github.com/careloop/careloop/internal/portal/explain"
-	"github.com/careloop/careloop/internal/journey"
 )
 
 // resultItem is one test in a list: the results page, the home page.
