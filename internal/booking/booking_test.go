@@ -504,6 +504,36 @@ func TestSlotTaken(t *testing.T) {
 	})
 }
 
+// TestSlot: one time of an order, as the confirmation page shows it; taken,
+// unknown or someone else's order refused as booking would.
+func TestSlot(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		ctx := context.Background()
+		pat := e.person("patient", "pat")
+		sl, err := e.s.Slot(ctx, pat, "ServiceRequest/fu", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := e.s.Slots(ctx, pat, "ServiceRequest/fu", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(all, func(x booking.Slot) bool { return x.ID == "s1" }); i < 0 || all[i] != *sl {
+			t.Fatalf("Slot %+v is not as Slots lists it", sl)
+		}
+		_, err = e.s.Slot(ctx, pat, "ServiceRequest/fu", "no-such-slot")
+		wantCode(t, "an unknown slot", err, errs.NotFound)
+		_, err = e.s.Slot(ctx, e.person("patient", "other"), "ServiceRequest/fu", "s1")
+		wantCode(t, "someone else's order", err, errs.NotFound)
+		if _, err := e.s.Book(ctx, pat, "ServiceRequest/fu", "s1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.s.Slot(ctx, e.person("patient", "other"), "ServiceRequest/fu-other", "s1")
+		wantCode(t, "a taken slot", err, errs.Conflict)
+	})
+}
+
 // TestConcurrentBooking: two people booking one slot at the same moment:
 // exactly one wins, the other is told the time was taken. The same
 // follow-up booked twice at once gets one appointment.

@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -71,6 +72,59 @@ func (s *Service) Slots(ctx context.Context, p *fhir.Principal, orderRef string,
 		return nil, fmt.Errorf("booking: audit slots: %w", err)
 	}
 	return out, nil
+}
+
+// Slot returns one time that can be booked for a follow-up order p
+// reaches, as Slots would list it, however far ahead it is: the page that
+// confirms a chosen time shows it again. A slot that is not known is
+// errs.NotFound; one taken or too soon errs.Conflict; one not of the
+// order's schedules errs.Invalid naming "slot". The read is audited
+// before it returns.
+func (s *Service) Slot(ctx context.Context, p *fhir.Principal, orderRef, slotID string) (*Slot, error) {
+	c, err := callerOf(p)
+	if err != nil {
+		return nil, err
+	}
+	if slotID, err = parseSlotID(slotID); err != nil {
+		return nil, err
+	}
+	o, err := s.readOrder(ctx, c, nil, orderRef, "booking-slot")
+	if err != nil {
+		return nil, err
+	}
+	if o.status != "active" {
+		return nil, errNotOpen
+	}
+	st, err := s.store.Read(ctx, p.OrgID, "Slot", slotID)
+	if code := errs.CodeOf(err); code == errs.NotFound || code == errs.Gone {
+		return nil, errs.NotFoundf("Slot/%s is not known.", slotID)
+	} else if err != nil {
+		return nil, fmt.Errorf("booking: read Slot/%s: %w", slotID, err)
+	}
+	sl, ok := s.parseSlot(st)
+	if !ok {
+		return nil, errs.Invalidf("slot", "Slot/%s has no schedule, start or end and cannot be booked.", slotID)
+	}
+	_, scID, _ := cutRef(sl.scheduleRef)
+	scSt, err := s.store.Read(ctx, p.OrgID, "Schedule", scID)
+	if code := errs.CodeOf(err); code == errs.NotFound || code == errs.Gone {
+		return nil, errs.NotFoundf("Slot/%s is not known.", slotID)
+	} else if err != nil {
+		return nil, fmt.Errorf("booking: read %s: %w", sl.scheduleRef, err)
+	}
+	sc := s.parseSchedule(scSt)
+	if err := suitable(o, sc, sl, s.clock()); err != nil {
+		return nil, err
+	}
+	v := &Slot{ID: slotID, Start: sl.start, End: sl.end, ServiceType: cmp.Or(sc.serviceText, sl.serviceText)}
+	if v.With, v.Where, err = s.names(p.OrgID, nil).withWhere(ctx, sc.actors); err != nil {
+		return nil, fmt.Errorf("booking: names of %s: %w", sc.st.Ref(), err)
+	}
+	ev := fhir.AuditEvent{Interaction: fhir.InteractionRead, Operation: "booking-slot", Type: "Slot", Resources: []*fhir.Stored{o.st, st}}
+	if err := s.audit.Record(ctx, p, ev); err != nil {
+		return nil, fmt.Errorf("booking: audit slot: %w", err)
+	}
+	return v, nil
 }
 
 // errNotOpen answers a change to a follow-up that is no longer active.

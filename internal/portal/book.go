@@ -125,35 +125,20 @@ func (p *Pages) confirmSlot(w http.ResponseWriter, r *http.Request, u *person) {
 		p.fail(w, r, u, err)
 		return
 	}
-	slot, ok, err := p.findSlot(r, u, f.OrderRef, q.Get("slot"))
-	if err != nil {
-		p.fail(w, r, u, err)
-		return
-	}
-	if !ok {
+	slot, err := p.Booking.Slot(r.Context(), u.p, f.OrderRef, q.Get("slot"))
+	switch code := errs.CodeOf(err); {
+	case code == errs.Conflict || code == errs.Invalid || code == errs.NotFound:
 		e := &pweb.FormErrors{}
 		e.Add("slots", u.l.T("book.taken"))
 		q.Del("slot")
 		p.showSlots(w, r, u, http.StatusConflict, q, e)
 		return
+	case err != nil:
+		p.fail(w, r, u, err)
+		return
 	}
 	title := u.l.T("book.confirm.title")
-	p.page(w, r, u, http.StatusOK, "book-confirm", title, confirmPage{FollowUp: f, Reschedule: appt, Slot: slot, D: p.dates(r.Context(), u)}, nil)
-}
-
-// findSlot finds a free slot of the order among those offered.
-func (p *Pages) findSlot(r *http.Request, u *person, order, id string) (booking.Slot, bool, error) {
-	now := p.Now()
-	slots, err := p.Booking.Slots(r.Context(), u.p, order, now, now.AddDate(0, 0, 90))
-	if err != nil {
-		return booking.Slot{}, false, err
-	}
-	for _, s := range slots {
-		if s.ID == id {
-			return s, true, nil
-		}
-	}
-	return booking.Slot{}, false, nil
+	p.page(w, r, u, http.StatusOK, "book-confirm", title, confirmPage{FollowUp: f, Reschedule: appt, Slot: *slot, D: p.dates(r.Context(), u)}, nil)
 }
 
 // book books the follow-up, or moves the appointment, at the chosen time.

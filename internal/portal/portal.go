@@ -85,6 +85,7 @@ type Booking interface {
 	FollowUps(ctx context.Context, p *fhir.Principal) ([]booking.FollowUp, error)
 	FollowUp(ctx context.Context, p *fhir.Principal, orderRef string) (*booking.FollowUp, error)
 	Slots(ctx context.Context, p *fhir.Principal, orderRef string, from, to time.Time) ([]booking.Slot, error)
+	Slot(ctx context.Context, p *fhir.Principal, orderRef, slotID string) (*booking.Slot, error)
 	Book(ctx context.Context, p *fhir.Principal, orderRef, slotID string) (*booking.Appointment, error)
 	Reschedule(ctx context.Context, p *fhir.Principal, appointmentID, slotID string) (*booking.Appointment, error)
 	Cancel(ctx context.Context, p *fhir.Principal, appointmentID, reason string) (*booking.Appointment, error)

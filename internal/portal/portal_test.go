@@ -345,6 +345,15 @@ func testBooking(t *testing.T, s *site) {
 	if body := text(c.page("/book/confirm?order=" + url.QueryEscape(order) + "&slot=" + first)); !strings.Contains(body, "Check and confirm") {
 		t.Errorf("confirm page: %s", body)
 	}
+	// A time three weeks ahead is confirmed as well (the appointment book
+	// covers four weeks).
+	later := slotInput.FindStringSubmatch(c.page("/book?order=" + url.QueryEscape(order) + "&week=1"))
+	if later == nil {
+		t.Fatal("no free time in the second page of weeks")
+	}
+	if st, _, body := c.get("/book/confirm?order=" + url.QueryEscape(order) + "&slot=" + later[1]); st != http.StatusOK {
+		t.Errorf("confirming a time of a later week: %d %.300s", st, text(body))
+	}
 	st, loc, _ := c.post("/book", url.Values{"order": {order}, "slot": {first}})
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/appointments/") {
 		t.Fatalf("book: %d %q", st, loc)
