@@ -12,7 +12,7 @@ import (
 
 	"github.com/careloop/careloop/internal/demo"
 	"github.com/careloop/careloop/internal/journey"
-	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/db/dbtest"
 	"github.com/careloop/careloop/internal/platform/web/browsertest"
 )
 
@@ -29,7 +29,7 @@ func shoot(b *browsertest.Browser, name string) {
 // a follow-up with the keyboard alone, Spanish, display choices, the
 // downloads; axe-core checks every page at phone and desktop widths.
 func TestBrowserPortal(t *testing.T) {
-	s := startSite(t, db.SQLite)
+	s := startSite(t, dbtest.Engines()[0]) // the run's engine: CI runs it on each
 	b := browsertest.New(t, s.base, 1280, 900)
 
 	b.Open("/signin")
