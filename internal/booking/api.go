@@ -39,6 +39,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /booking/followups", a.with(a.followUps))
 	mux.HandleFunc("GET /booking/followups/{id}", a.with(a.followUp))
 	mux.HandleFunc("GET /booking/slots", a.with(a.slots))
+	mux.HandleFunc("GET /booking/slots/{id}", a.with(a.slot))
 	mux.HandleFunc("GET /booking/appointments", a.with(a.appointments))
 	mux.HandleFunc("GET /booking/appointments/{id}", a.with(a.appointment))
 	mux.HandleFunc("POST /booking/appointments", a.with(a.book))
@@ -96,6 +97,19 @@ func (a *API) slots(w http.ResponseWriter, r *http.Request, p *fhir.Principal) e
 		return err
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"slots": slots})
+}
+
+// slot is one time of an order, checked as booking checks it.
+func (a *API) slot(w http.ResponseWriter, r *http.Request, p *fhir.Principal) error {
+	order := r.URL.Query().Get("order")
+	if order == "" {
+		return errs.Invalidf("order", "Name the follow-up: order=ServiceRequest/ID.")
+	}
+	sl, err := a.s.Slot(r.Context(), p, order, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, sl)
 }
 
 func (a *API) appointments(w http.ResponseWriter, r *http.Request, p *fhir.Principal) error {
