@@ -22,7 +22,8 @@ func (a *App) registerPages(mux *http.ServeMux, api *signin.API, acc *access.API
 	cfg := web.Config{SignIn: api.Service, Orgs: a.Orgs, Accounts: api.Accounts, Enroll: api.Enroll,
 		Lifecycle: api.Lifecycle, Cookies: api.Cookies, Log: a.Log.With("component", "web"),
 		Access: acc.Service(), AuditLog: a.Audit, Journeys: a.Journeys, JourneyAudit: journeyAudit{log: a.Audit},
-		Notify: a.Notify, NotifyProviders: a.NotifyProviders, Inboxes: &directory{app: a}, NotifyAudit: notifyAudit{log: a.Audit}}
+		Notify: a.Notify, NotifyProviders: a.NotifyProviders, Inboxes: &directory{app: a}, NotifyAudit: notifyAudit{log: a.Audit},
+		Profiles: &directory{app: a}}
 	if pk, ok := api.Passkeys.(*identity.Passkeys); ok && pk != nil {
 		cfg.Passkeys = pk
 	}

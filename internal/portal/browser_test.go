@@ -32,6 +32,18 @@ func TestBrowserPortal(t *testing.T) {
 	s := startSite(t, dbtest.Engines()[0]) // the run's engine: CI runs it on each
 	b := browsertest.New(t, s.base, 1280, 900)
 
+	// The way in, at both widths, before signing in.
+	for _, w := range []struct {
+		suffix        string
+		width, height int
+		mobile        bool
+	}{{"-phone", 375, 812, true}, {"", 1280, 900, false}} {
+		b.Viewport(w.width, w.height, w.mobile)
+		for _, path := range []string{"/signin", "/activate", "/register", "/recovery"} {
+			b.Open(path)
+			b.CheckA11y(path + w.suffix)
+		}
+	}
 	b.Open("/signin")
 	b.Fill("#email", demoPatient)
 	b.Fill("#password", demo.DemoPassword)
@@ -47,6 +59,10 @@ func TestBrowserPortal(t *testing.T) {
 		{"home", "/home"}, {"results", "/results"}, {"result-abnormal", "/results/" + abnormal.ID},
 		{"result-critical", "/results/" + critical.ID}, {"appointments", "/appointments"},
 		{"display", "/account/display"}, {"data", "/account/data"}, {"summary", "/account/data/summary"},
+		// The patient's account pages, served by internal/web.
+		{"account", "/account"}, {"messages", "/account/messages"}, {"notifications", "/account/notifications"},
+		{"access", "/account/access"}, {"record-access", "/account/record-access"}, {"security", "/account/security"},
+		{"sessions", "/account/sessions"},
 	}
 	check := func(suffix string) {
 		for _, p := range pages {

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/careloop/careloop/internal/identity"
@@ -10,53 +9,8 @@ import (
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
-// displayCookie keeps how pages look on this device: text size and
-// contrast. It holds no personal data, so it is kept per device, and
-// works on the sign-in page too.
-const displayCookie = "careloop_display"
-
-// display is a reader's choice of text size and contrast.
-type display struct {
-	Text     string // "", "large" or "larger"
-	Contrast string // "" or "high"
-}
-
-var textSizes = map[string]bool{"": true, "large": true, "larger": true}
-
-// displayOf reads the display cookie; anything unknown is the default.
-func displayOf(r *http.Request) display {
-	var d display
-	c, err := r.Cookie(displayCookie)
-	if err != nil {
-		return d
-	}
-	v, err := url.ParseQuery(c.Value)
-	if err != nil {
-		return d
-	}
-	if t := v.Get("text"); textSizes[t] {
-		d.Text = t
-	}
-	if v.Get("contrast") == "high" {
-		d.Contrast = "high"
-	}
-	return d
-}
-
-// class is the html element's class for d: "text-large contrast-high".
-func (d display) class() string {
-	var c []string
-	if d.Text != "" {
-		c = append(c, "text-"+d.Text)
-	}
-	if d.Contrast != "" {
-		c = append(c, "contrast-"+d.Contrast)
-	}
-	return strings.Join(c, " ")
-}
-
 type displayPage struct {
-	Display   display
+	Display   pweb.Display
 	Languages []i18n.Language
 	Lang      string
 	Patient   bool // a patient's language also chooses their messages'
@@ -72,7 +26,7 @@ func (p *Pages) display(w http.ResponseWriter, r *http.Request, u *person) {
 func (p *Pages) setDisplay(w http.ResponseWriter, r *http.Request, u *person) {
 	text, contrast, lang := r.PostFormValue("text"), r.PostFormValue("contrast"), r.PostFormValue("lang")
 	e := &pweb.FormErrors{}
-	if !textSizes[text] {
+	if !pweb.TextSizes[text] {
 		e.Add("text", u.l.T("display.text.invalid"))
 	}
 	if contrast != "" && contrast != "high" {
@@ -86,15 +40,7 @@ func (p *Pages) setDisplay(w http.ResponseWriter, r *http.Request, u *person) {
 			Languages: p.cat.Languages(), Lang: u.l.Lang(), Patient: u.own != ""}, e)
 		return
 	}
-	v := url.Values{}
-	if text != "" {
-		v.Set("text", text)
-	}
-	if contrast != "" {
-		v.Set("contrast", contrast)
-	}
-	http.SetCookie(w, &http.Cookie{Name: displayCookie, Value: v.Encode(), Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	pweb.SetDisplay(w, pweb.Display{Text: text, Contrast: contrast})
 	l := u.l
 	if lang != "" {
 		if err := p.rememberLanguage(w, r, u, lang); err != nil {

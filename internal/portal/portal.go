@@ -214,7 +214,7 @@ type person struct {
 	names map[string]string // patient id → name, for caregivers' pages
 	l     *i18n.Localizer
 	// display are the reader's display choices.
-	display display
+	display pweb.Display
 }
 
 // Several reports whether the person sees a record not their own, or
@@ -246,7 +246,7 @@ func (p *Pages) with(h func(w http.ResponseWriter, r *http.Request, u *person)) 
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		u := &person{p: pr, own: p.Users.OwnPatient(pr), display: displayOf(r)}
+		u := &person{p: pr, own: p.Users.OwnPatient(pr), display: pweb.DisplayOf(r)}
 		if pr.Role != string(identity.RolePatient) && pr.Role != string(identity.RoleCaregiver) {
 			u.l = p.cat.Negotiate(r, "")
 			p.fail(w, r, u, errs.Forbiddenf("%s", u.l.T("error.staff")))
@@ -279,7 +279,7 @@ func (p *Pages) with(h func(w http.ResponseWriter, r *http.Request, u *person)) 
 func (p *Pages) page(w http.ResponseWriter, r *http.Request, u *person, status int, name, title string, body any, e *pweb.FormErrors) {
 	nav := pweb.PatientNav(u.l, r.URL.Path)
 	p.r.Page(w, r, status, name, pweb.Data{Title: title, SignedIn: true, Nav: nav, Flash: pweb.TakeFlash(w, r),
-		Errors: e, Body: body, L: u.l, Class: u.display.class(), Home: "/home", Switch: pweb.NewSwitch("/lang", r, u.l)})
+		Errors: e, Body: body, L: u.l, Class: u.display.Class(), Home: "/home", Switch: pweb.NewSwitch("/lang", r, u.l)})
 }
 
 // fail answers an error with the error page in the reader's language.
@@ -304,7 +304,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, u *person, err erro
 	data := pweb.Data{Title: title, Body: failure{Message: message, RequestID: httpx.RequestID(r.Context())}, L: l,
 		Home: "/home", Switch: pweb.NewSwitch("/lang", r, l)}
 	if u != nil {
-		data.Class = u.display.class()
+		data.Class = u.display.Class()
 	}
 	p.r.Page(w, r, status, "failure", data)
 }

@@ -10,12 +10,15 @@ import (
 
 // accountPage is the data of /account.
 type accountPage struct {
-	Name, Email, Role string
-	Since             string
-	TOTP              bool
-	RecoveryCodes     int
-	Passkeys          int
-	HasSecondFactor   bool
+	Name, Email string
+	// Role is the person's role in their language; RoleCode is its code
+	// (identity.Role), which the page tests.
+	Role, RoleCode  string
+	Since           string
+	TOTP            bool
+	RecoveryCodes   int
+	Passkeys        int
+	HasSecondFactor bool
 	// Lifecycle: email verification and change are on.
 	Lifecycle     bool
 	EmailVerified bool
@@ -26,15 +29,18 @@ type accountPage struct {
 	NewEmail string
 	// Staff are the staff pages the person's role opens.
 	Staff []staffLink
-	// Patient: the account is a patient's; RecordLinked: it is tied to
-	// their record. A patient without one is offered /account/link-record.
-	Patient, RecordLinked bool
+	// Person: the account is a patient's or a caregiver's; Patient: a
+	// patient's; RecordLinked: it is tied to their record. A patient
+	// without one is offered /account/link-record.
+	Person, Patient, RecordLinked bool
 	// Messages links to the inbox with its unread count; nil without one.
 	Messages *accountMessages
 }
 
-// account shows who the person is, their role and their factors. Staff who
-// must enroll a second factor are sent to do so first.
+// account shows who the person is, their role and their factors, and
+// links their other pages (a patient's or caregiver's include the portal's
+// display and download pages). Staff who must enroll a second factor are
+// sent to do so first.
 func (p *Pages) account(w http.ResponseWriter, r *http.Request, u *who) {
 	p.showAccount(w, r, http.StatusOK, u, "", nil)
 }
@@ -52,10 +58,10 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, 
 		name = a.Email
 	}
 	v := accountPage{
-		Name: name, Email: a.Email, Role: roleName(a.Role), Since: showTime(a.CreatedAt),
+		Name: name, Email: a.Email, Role: roleIn(u.l, a.Role), RoleCode: string(a.Role), Since: when(u.l, a.CreatedAt),
 		TOTP: u.Factors.TOTP, RecoveryCodes: u.Factors.RecoveryCodes, Passkeys: len(u.Passkeys), HasSecondFactor: u.HasSecondFactor(),
 		Lifecycle: p.Lifecycle != nil, StepUp: u.StepUpNeeded(), NewEmail: newEmail,
-		Patient: a.Role == identity.RolePatient, RecordLinked: a.FHIRRef != "",
+		Person: !isStaff(a.Role), Patient: a.Role == identity.RolePatient, RecordLinked: a.FHIRRef != "",
 	}
 	if p.Lifecycle != nil {
 		v.Staff = staffLinks(a.Role)
@@ -75,7 +81,7 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	v.Messages, v.Staff = messages, append(v.Staff, links...)
-	d := p.data(w, r, "Your account", v)
+	d := p.personData(w, r, u, u.l.T("account.title"), v)
 	d.Errors = e
 	p.r.Page(w, r, status, "account", d)
 }

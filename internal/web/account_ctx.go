@@ -6,6 +6,7 @@ import (
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/signin"
@@ -20,6 +21,8 @@ type who struct {
 	// Fresh: a second factor was verified in this session within
 	// signin.StepUpWithin, so sensitive changes may go ahead.
 	Fresh bool
+	// l speaks the person's language (see personLang): English for staff.
+	l *i18n.Localizer
 }
 
 // HasSecondFactor reports whether the person can prove a second factor: an
@@ -73,6 +76,13 @@ func (p *Pages) withSession(h func(w http.ResponseWriter, r *http.Request, u *wh
 			p.fail(w, r, err)
 			return
 		}
+		if u.l, err = p.personLang(r, u.Account); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if !isStaff(u.Account.Role) {
+			r = withReader(r, u.l, true)
+		}
 		h(w, r, u)
 	}
 }
@@ -102,6 +112,21 @@ func (p *Pages) data(w http.ResponseWriter, r *http.Request, title string, body 
 		nav[i].Current = nav[i].Href == r.URL.Path
 	}
 	return pweb.Data{Title: title, SignedIn: true, Nav: nav, Flash: pweb.TakeFlash(w, r), Body: body}
+}
+
+// personData returns the layout data of a page for the signed-in person
+// u, with its title (in their language). A patient or
+// caregiver gets the patients' navigation, the language switcher and the
+// portal's home; the flash message is said in their language when the
+// catalog knows it. Staff get the account's navigation, in English.
+func (p *Pages) personData(w http.ResponseWriter, r *http.Request, u *who, title string, body any) pweb.Data {
+	if isStaff(u.Account.Role) {
+		d := p.data(w, r, title, body)
+		d.L = u.l
+		return d
+	}
+	return pweb.Data{Title: title, SignedIn: true, Nav: pweb.PatientNav(u.l, r.URL.Path), Flash: p.flash(w, r, u.l),
+		Body: body, L: u.l, Home: "/home", Switch: pweb.NewSwitch(langCookieAction, r, u.l), Class: pweb.DisplayOf(r).Class()}
 }
 
 // roleNames are the roles as people call them.

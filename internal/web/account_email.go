@@ -26,13 +26,13 @@ func (p *Pages) resendVerification(w http.ResponseWriter, r *http.Request, u *wh
 			p.fail(w, r, err)
 			return
 		}
-		p.showAccount(w, r, statusOf(err), u, "", formError(err, "resend"))
+		p.showAccount(w, r, statusOf(err), u, "", p.formErrorIn(u.l, err, "resend"))
 		return
 	}
 	if sent {
-		pweb.SetFlash(w, "success", "We sent a new link to "+u.Account.Email+". It works for 24 hours; earlier links no longer work.")
+		pweb.SetFlash(w, "success", u.l.T("account.flash.resent", "Email", u.Account.Email))
 	} else {
-		pweb.SetFlash(w, "info", "Your email address is confirmed already.")
+		pweb.SetFlash(w, "info", u.l.T("account.flash.confirmed"))
 	}
 	seeOther(w, r, "/account")
 }
@@ -48,11 +48,11 @@ func (p *Pages) changeEmail(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	if email == "" {
-		p.showAccount(w, r, http.StatusBadRequest, u, email, formError(errs.Invalidf("email", "Enter the new email address."), "email"))
+		p.showAccount(w, r, http.StatusBadRequest, u, email, p.formErrorIn(u.l, errs.Invalidf("email", "%s", u.l.T("account.email.empty")), "email"))
 		return
 	}
 	if u.StepUpNeeded() {
-		p.showAccount(w, r, http.StatusForbidden, u, email, formError(stepUpRequired(), "email"))
+		p.showAccount(w, r, http.StatusForbidden, u, email, p.formErrorIn(u.l, stepUpRequired(), "email"))
 		return
 	}
 	org, err := p.orgByID(r.Context(), u.Session.OrgID)
@@ -65,9 +65,9 @@ func (p *Pages) changeEmail(w http.ResponseWriter, r *http.Request, u *who) {
 			p.fail(w, r, err)
 			return
 		}
-		p.showAccount(w, r, statusOf(err), u, email, formError(err, "email"))
+		p.showAccount(w, r, statusOf(err), u, email, p.formErrorIn(u.l, err, "email"))
 		return
 	}
-	pweb.SetFlash(w, "success", "We sent a link to the new address. Your email changes when you follow it; until then, sign in with the current one.")
+	pweb.SetFlash(w, "success", u.l.T("account.flash.change"))
 	seeOther(w, r, "/account")
 }

@@ -1,17 +1,26 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/httpx"
 	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
+// The pages a signed-in patient or caregiver uses (their account, its
+// security and sessions, who can see and who looked at their record,
+// their messages and how they are contacted) speak their language too:
+// see personLang. Staff read those pages, and their own, in English.
+//
 // The public pages (sign-in, second factor, activation, registration,
 // email verification, recovery, an expired link) speak the reader's
 // language: the one picked with the switcher (the careloop_lang cookie),
@@ -71,6 +80,8 @@ var serviceForms = []serviceForm{
 	{regexp.MustCompile(`^(?P<Email>".*") is not an email address\.$`), "service.email.invalid"},
 	{regexp.MustCompile(`^Enter the (?P<Digits>\d+)-digit code your authenticator app shows for careloop\.$`), "service.code.digits"},
 	{regexp.MustCompile(`^A recovery code has (?P<Count>\d+) letters and digits, like (?P<Example>\S+)\.$`), "service.recovery.format"},
+	{regexp.MustCompile(`^No account uses (?P<Email>\S+) here: the caregiver must have an account first\.$`), "service.proxy.no_account"},
+	{regexp.MustCompile(`^(?P<Email>\S+) is a staff account; proxy access is for caregivers and family\.$`), "service.proxy.staff"},
 }
 
 // lang returns the reader's language for a public page: the switcher's
@@ -157,4 +168,108 @@ func landing(role string) string {
 		return "/home"
 	}
 	return "/account"
+}
+
+// personLang returns the language of the pages of the signed-in person of
+// account a. Staff read English. A patient or caregiver reads the language
+// picked with the switcher (the careloop_lang cookie), else their
+// profile's (the language of the notification preferences of their
+// record, which messages use too), else the browser's, else English. It
+// fails only when the preferences cannot be read.
+func (p *Pages) personLang(r *http.Request, a *identity.Account) (*i18n.Localizer, error) {
+	if isStaff(a.Role) {
+		return p.cat.For(i18n.Default), nil
+	}
+	profile := ""
+	record, isPatient := strings.CutPrefix(a.FHIRRef, "Patient/")
+	if ck, err := r.Cookie(i18n.CookieName); isPatient && record != "" && (err != nil || !p.cat.Has(ck.Value)) {
+		switch {
+		case p.Profiles != nil:
+			// The portal's rule: the language chosen, else the record's.
+			if profile, err = p.Profiles.Language(r.Context(), a.OrgID, record); err != nil {
+				return nil, fmt.Errorf("web: language of account %s: %w", a.ID, err)
+			}
+		case p.Notify != nil:
+			prefs, err := p.Notify.Preferences(r.Context(), a.OrgID, a.FHIRRef)
+			if err != nil {
+				return nil, fmt.Errorf("web: language of account %s: %w", a.ID, err)
+			}
+			profile = prefs.Lang
+		}
+	}
+	return p.cat.Negotiate(r, profile), nil
+}
+
+// reader is the language of a request's pages, kept in its context by
+// withSession for a patient or caregiver and by the public pages about
+// messages, so that any error page of the request speaks it too.
+type reader struct {
+	l        *i18n.Localizer
+	signedIn bool
+}
+
+type readerKey struct{}
+
+// withReader returns r with its reader's language l in its context.
+func withReader(r *http.Request, l *i18n.Localizer, signedIn bool) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), readerKey{}, reader{l: l, signedIn: signedIn}))
+}
+
+// readerOf returns the language kept by withReader, or false for a page
+// in English alone (staff's, and the ones not localised).
+func readerOf(ctx context.Context) (reader, bool) {
+	rd, ok := ctx.Value(readerKey{}).(reader)
+	return rd, ok && rd.l != nil
+}
+
+// failure is the data of the localised error page.
+type failure struct {
+	Message, RequestID string
+	SignedIn           bool
+}
+
+// errorPage answers with the error page of status and message (a
+// message a person can act on; "" for the status's usual words): in the
+// reader's language when the request has one (see withReader), else the
+// layout's English page. A 404 and a 5xx always get their usual words.
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, message string) {
+	rd, ok := readerOf(r.Context())
+	if !ok {
+		p.r.Error(w, r, status, message)
+		return
+	}
+	l := rd.l
+	title := l.T("error.title")
+	switch status {
+	case http.StatusNotFound:
+		title, message = l.T("error.notfound.title"), l.T("error.notfound")
+	case http.StatusForbidden:
+		title = l.T("error.forbidden.title")
+	case http.StatusTooManyRequests:
+		title = l.T("error.wait.title")
+	}
+	if message == "" || status >= 500 {
+		message = l.T("error.internal")
+	}
+	d := pweb.Data{Title: title, L: l, Switch: pweb.NewSwitch(langCookieAction, r, l),
+		Body: failure{Message: p.serviceMessage(l, message), RequestID: httpx.RequestID(r.Context()), SignedIn: rd.signedIn}}
+	if rd.signedIn {
+		d.Home = "/home"
+	}
+	p.r.Page(w, r, status, "failure", d)
+}
+
+// when says a moment in l, in UTC: "2 Jan 2006, 15:04 UTC" in English.
+func when(l *i18n.Localizer, t time.Time) string {
+	t = t.UTC()
+	return l.T("time.format", "Day", t.Day(), "Month", l.T("time.month."+strconv.Itoa(int(t.Month()))),
+		"Year", strconv.Itoa(t.Year()), "Clock", t.Format("15:04"))
+}
+
+// roleIn names role in l, as people call it.
+func roleIn(l *i18n.Localizer, role identity.Role) string {
+	if _, ok := roleNames[role]; !ok {
+		return string(role)
+	}
+	return l.T("role." + string(role))
 }

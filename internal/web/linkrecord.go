@@ -23,7 +23,7 @@ type linkRecordPage struct {
 // patient's own account is tied to a record this way.
 func (p *Pages) ownAccountOnly(w http.ResponseWriter, r *http.Request, u *who) bool {
 	if u.Account.Role != identity.RolePatient {
-		p.r.Error(w, r, http.StatusForbidden, "Only a patient's own account is linked to a record, on this page.")
+		p.errorPage(w, r, http.StatusForbidden, u.l.T("linkrecord.patients_only"))
 		return false
 	}
 	return true
@@ -33,11 +33,11 @@ func (p *Pages) linkRecordForm(w http.ResponseWriter, r *http.Request, u *who) {
 	if !p.ownAccountOnly(w, r, u) {
 		return
 	}
-	p.showLinkRecord(w, r, http.StatusOK, linkRecordPage{Linked: u.Account.FHIRRef != ""}, nil)
+	p.showLinkRecord(w, r, http.StatusOK, u, linkRecordPage{Linked: u.Account.FHIRRef != ""}, nil)
 }
 
-func (p *Pages) showLinkRecord(w http.ResponseWriter, r *http.Request, status int, f linkRecordPage, e *pweb.FormErrors) {
-	d := p.data(w, r, "Link your record", f)
+func (p *Pages) showLinkRecord(w http.ResponseWriter, r *http.Request, status int, u *who, f linkRecordPage, e *pweb.FormErrors) {
+	d := p.personData(w, r, u, u.l.T("linkrecord.title"), f)
 	d.Errors = e
 	p.r.Page(w, r, status, "link-record", d)
 }
@@ -54,15 +54,15 @@ func (p *Pages) linkRecord(w http.ResponseWriter, r *http.Request, u *who) {
 	// Empty fields are named at once, and an empty code never counts as a
 	// wrong one.
 	e := &pweb.FormErrors{}
-	required(e, field{"code", f.Code, "Enter the activation code from your letter, like 7K2M9-QC4XR."},
-		field{"birth_date", f.BirthDate, "Enter your date of birth."})
+	required(e, field{"code", f.Code, u.l.T("activate.code.empty")},
+		field{"birth_date", f.BirthDate, u.l.T("form.birth_date.empty")})
 	if e.Any() {
-		p.showLinkRecord(w, r, http.StatusBadRequest, f, e)
+		p.showLinkRecord(w, r, http.StatusBadRequest, u, f, e)
 		return
 	}
 	err := p.Lifecycle.Link(r.Context(), u.Session, f.Code, f.BirthDate, httpx.RemoteHost(r))
 	if err == nil {
-		pweb.SetFlash(w, "success", "Your account is now linked to your record: you see your results here from now on.")
+		pweb.SetFlash(w, "success", u.l.T("linkrecord.flash.linked"))
 		seeOther(w, r, "/account")
 		return
 	}
@@ -76,5 +76,5 @@ func (p *Pages) linkRecord(w http.ResponseWriter, r *http.Request, u *who) {
 	if errs.CodeOf(err) == errs.Conflict {
 		on = ""
 	}
-	p.showLinkRecord(w, r, statusOf(err), f, pweb.FromError(err, on))
+	p.showLinkRecord(w, r, statusOf(err), u, f, p.formErrors(u.l, err, on))
 }

@@ -22,6 +22,7 @@ const UnsubscribeRoute = "POST /n/{token}/unsubscribe"
 // afterwards. An expired link gets a page that says so (410) with a way
 // to sign in; any other bad link the 404 page.
 func (p *Pages) openLink(w http.ResponseWriter, r *http.Request) {
+	r = withReader(r, p.lang(r), false)
 	target, err := p.Notify.OpenLink(r.Context(), r.PathValue("token"))
 	switch {
 	case errors.Is(err, notify.ErrLinkExpired):
@@ -29,7 +30,7 @@ func (p *Pages) openLink(w http.ResponseWriter, r *http.Request) {
 			linkExpiredPage{SignIn: signInLink("/account/messages")}, nil))
 		return
 	case errors.Is(err, notify.ErrLinkInvalid):
-		p.r.Error(w, r, http.StatusNotFound, "")
+		p.errorPage(w, r, http.StatusNotFound, "")
 		return
 	case err != nil:
 		p.fail(w, r, err)
@@ -59,14 +60,17 @@ type linkExpiredPage struct{ SignIn string }
 type unsubscribePage struct {
 	Action string
 	Done   bool
-	// Channel is what stopped, in words ("email", "text messages").
-	Channel string
+	// Stopped says what stopped, in the reader's language ("We will send
+	// no more email to this address.").
+	Stopped string
 }
 
 // unsubscribeForm asks whether to stop messages to the address the link
-// was sent to. Opening the link changes nothing: mail scanners open links.
+// was sent to, in the reader's language (the switcher's, else the
+// browser's). Opening the link changes nothing: mail scanners open links.
 func (p *Pages) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
-	p.r.Page(w, r, http.StatusOK, "unsubscribe", p.public(w, r, "Stop these messages?",
+	l := p.lang(r)
+	p.r.Page(w, r, http.StatusOK, "unsubscribe", p.publicData(w, r, l, "unsubscribe.title",
 		unsubscribePage{Action: r.URL.Path}, nil))
 }
 
@@ -75,22 +79,24 @@ func (p *Pages) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 // request of RFC 8058 alike; an unsubscribe link keeps working after it
 // expires.
 func (p *Pages) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	l := p.lang(r)
+	r = withReader(r, l, false)
 	channel, err := p.Notify.UnsubscribeLink(r.Context(), r.PathValue("token"))
 	switch {
 	case errors.Is(err, notify.ErrLinkInvalid):
-		p.r.Error(w, r, http.StatusNotFound, "")
+		p.errorPage(w, r, http.StatusNotFound, "")
 		return
 	case err != nil:
 		p.fail(w, r, err)
 		return
 	}
-	words := "messages"
+	stopped := l.T("unsubscribe.stopped.messages")
 	switch channel {
 	case notify.Email:
-		words = "email"
+		stopped = l.T("unsubscribe.stopped.email")
 	case notify.SMS:
-		words = "text messages"
+		stopped = l.T("unsubscribe.stopped.sms")
 	}
-	p.r.Page(w, r, http.StatusOK, "unsubscribe", p.public(w, r, "You are unsubscribed",
-		unsubscribePage{Done: true, Channel: words}, nil))
+	p.r.Page(w, r, http.StatusOK, "unsubscribe", p.publicData(w, r, l, "unsubscribe.done.title",
+		unsubscribePage{Done: true, Stopped: stopped}, nil))
 }

@@ -46,7 +46,7 @@ func (p *Pages) inbox(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	v := inboxPage{NoInbox: len(boxes) == 0}
 	if v.NoInbox {
-		p.r.Page(w, r, http.StatusOK, "messages", p.messagesData(w, r, "Messages", v))
+		p.r.Page(w, r, http.StatusOK, "messages", p.inboxData(w, r, u, u.l.T("messages.title"), v))
 		return
 	}
 	ctx := r.Context()
@@ -82,7 +82,7 @@ func (p *Pages) inbox(w http.ResponseWriter, r *http.Request, u *who) {
 		return
 	}
 	for _, m := range msgs {
-		row := inboxRow{ID: m.ID, Title: inboxTitle(&m), At: showTime(m.CreatedAt), ISO: m.CreatedAt.UTC().Format(time.RFC3339), Unread: m.ReadAt == nil}
+		row := inboxRow{ID: m.ID, Title: inboxTitle(&m), At: when(u.l, m.CreatedAt), ISO: m.CreatedAt.UTC().Format(time.RFC3339), Unread: m.ReadAt == nil}
 		if v.Several {
 			id := strings.TrimPrefix(m.Recipient, "Patient/")
 			row.For = names[id]
@@ -103,7 +103,7 @@ func (p *Pages) inbox(w http.ResponseWriter, r *http.Request, u *who) {
 		link.Set("cursor", next)
 		v.Next = withQuery("/account/messages", link)
 	}
-	p.r.Page(w, r, http.StatusOK, "messages", p.messagesData(w, r, "Messages", v))
+	p.r.Page(w, r, http.StatusOK, "messages", p.inboxData(w, r, u, u.l.T("messages.title"), v))
 }
 
 // inboxTitle is a message's title: its subject, or the start of its text.
@@ -129,7 +129,7 @@ func pageSize(v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 200 {
-		return 0, errs.Invalidf("count", "The page size must be a number from 1 to 200.")
+		return 0, errs.Invalidf("count", "The page size must be a number from 1 to 200.") // a hand-made address: English
 	}
 	return n, nil
 }
@@ -181,11 +181,11 @@ func (p *Pages) inboxMessage(w http.ResponseWriter, r *http.Request, u *who) {
 		p.fail(w, r, err)
 		return
 	}
-	v := inboxMessagePage{Title: inboxTitle(&m), At: showTime(m.CreatedAt), ISO: m.CreatedAt.UTC().Format(time.RFC3339), Paragraphs: paragraphs(m.Body)}
+	v := inboxMessagePage{Title: inboxTitle(&m), At: when(u.l, m.CreatedAt), ISO: m.CreatedAt.UTC().Format(time.RFC3339), Paragraphs: paragraphs(m.Body)}
 	if m.Target != "" {
 		v.Target, _ = localPath(m.Target)
 	}
-	p.r.Page(w, r, http.StatusOK, "message", p.messagesData(w, r, v.Title, v))
+	p.r.Page(w, r, http.StatusOK, "message", p.inboxData(w, r, u, v.Title, v))
 }
 
 // inboxCopy returns the in-app message of the event of m (an email or a

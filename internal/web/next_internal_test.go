@@ -85,8 +85,14 @@ func TestClockValue(t *testing.T) {
 
 // FuzzPreferencesForm: any posted form reads without panic; what it reads
 // without form errors either passes the service's check or is refused
-// with an error on a field of the page (or at the top), never silently.
+// with an error on a field of the page (or at the top), never silently,
+// and in the reader's language (Spanish here) without a key showing.
 func FuzzPreferencesForm(f *testing.F) {
+	cat, err := NewCatalog()
+	if err != nil {
+		f.Fatal(err)
+	}
+	es := cat.For("es")
 	f.Add("email", "sms", "21:00", "08:00", "America/New_York", "es", "simple", "5", "on", "")
 	f.Add("", "", "25:00", "", "Mars/Olympus", "fr", "hard", "many", "", "on")
 	f.Add("sms", "sms", "07:30:00", "07:30", "", "", "", "-1", "", "")
@@ -95,18 +101,18 @@ func FuzzPreferencesForm(f *testing.F) {
 			"quiet_end": {end}, "time_zone": {tz}, "lang": {lang}, "level": {level}, "daily_cap": {dailyCap}, "details": {details}, "opt_out_sms": {optOut}}
 		r := httptest.NewRequest("POST", "/account/notifications", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		prefs, e := prefsFromForm(r, []string{"results"})
+		prefs, e := prefsFromForm(es, r, []string{"results"})
 		if e.Any() {
 			for _, fe := range e.List {
-				if fe.Field == "" || fe.Message == "" {
-					t.Fatalf("a form error without field or message: %+v", fe)
+				if fe.Field == "" || fe.Message == "" || strings.Contains(fe.Message, "prefs.") {
+					t.Fatalf("a form error without field or message, or with a key: %+v", fe)
 				}
 			}
 			return
 		}
 		if err := prefs.Check(); err != nil {
-			pe := prefsError(err, prefs)
-			if !pe.Any() || pe.List[0].Message == "" {
+			pe := prefsError(es, err, prefs)
+			if !pe.Any() || pe.List[0].Message == "" || strings.Contains(pe.List[0].Message, "prefs.") {
 				t.Fatalf("the service refused %+v (%v) and the page says nothing", prefs, err)
 			}
 			if fe := pe.List[0]; fe.Field != "" && !knownPrefsField(fe.Field) {

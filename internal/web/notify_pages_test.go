@@ -502,8 +502,9 @@ func TestNotifyPreferencesPage(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored %+v\nwant %+v", got, want)
 	}
+	// Spanish is now Ada's profile language: her pages speak it.
 	_, _, body = send(t, ada, s.site, "GET", "/account/notifications", nil)
-	for _, w := range []string{`<option value="es" lang="es" selected>`, `value="22:00"`, `<option value="America/New_York" selected>`, `id="details" name="details" value="on" checked`} {
+	for _, w := range []string{`<html lang="es"`, `<option value="es" selected>`, `<option value="en" lang="en">`, `value="22:00"`, `<option value="America/New_York" selected>`, `id="details" name="details" value="on" checked`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("the saved page lacks %s", w)
 		}

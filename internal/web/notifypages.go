@@ -109,11 +109,15 @@ func messageAccess(action, what string, msgs []notify.Message) notify.Access {
 	return acc
 }
 
-// messagesData is the layout data of a page about the person's own
-// messages: the account's navigation with the inbox first.
-func (p *Pages) messagesData(w http.ResponseWriter, r *http.Request, title string, body any) pweb.Data {
-	d := p.data(w, r, title, body)
-	d.Nav = append([]pweb.Nav{{Href: "/account/messages", Label: "Messages", Current: r.URL.Path == "/account/messages"}}, d.Nav...)
+// inboxData is the layout data of a page about the person's own messages
+// (the inbox, a message, the preferences): a patient's or caregiver's in
+// their language with their navigation, staff's in English with the
+// account's navigation and the inbox first.
+func (p *Pages) inboxData(w http.ResponseWriter, r *http.Request, u *who, title string, body any) pweb.Data {
+	d := p.personData(w, r, u, title, body)
+	if isStaff(u.Account.Role) {
+		d.Nav = append([]pweb.Nav{{Href: "/account/messages", Label: "Messages", Current: r.URL.Path == "/account/messages"}}, d.Nav...)
+	}
 	return d
 }
 

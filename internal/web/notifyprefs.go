@@ -11,6 +11,7 @@ import (
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -33,13 +34,13 @@ type categoryFields struct {
 	First, Fallback formField
 }
 
-// categoryNames are the categories people choose channels for, in the
-// words of the page: patients' three, and the care team's one.
-var categoryNames = map[string]struct{ legend, hint string }{
-	"results":      {"Test results", "When a new result is ready for you."},
-	"appointments": {"Appointments", "Confirmations, changes and reminders of your visits."},
-	"reminders":    {"Reminders", "When a result waits for you to open it, or a follow-up waits to be booked."},
-	"care-team":    {"Messages about your patients", "Results that need you, such as a critical result waiting for acknowledgement."},
+// categoryName and categoryHint say a category people choose channels
+// for (patients' three, and the care team's one) in l: the messages
+// prefs.category.<category> and its ".hint".
+func categoryName(l *i18n.Localizer, cat string) string { return l.T("prefs.category." + cat) }
+
+func categoryHint(l *i18n.Localizer, cat string) string {
+	return l.T("prefs.category." + cat + ".hint")
 }
 
 // categoriesFor are the categories a person gets messages of.
@@ -63,12 +64,10 @@ var timeZones = []string{
 	"Australia/Sydney", "Pacific/Auckland",
 }
 
-// prefsFieldNames name the preferences' fields in the words of the page,
-// before the service's message about them.
-var prefsFieldNames = map[string]string{
-	"quiet_start": "Start of quiet hours", "quiet_end": "End of quiet hours", "time_zone": "Time zone",
-	"lang": "Language", "level": "Reading level", "daily_cap": "Most messages a day", "opt_out": "Opt-out",
-}
+// prefsFields are the preferences' fields the service names in its
+// messages; the page names each (the message prefs.field.<field>) before
+// the service's words.
+var prefsFields = []string{"quiet_start", "quiet_end", "time_zone", "lang", "level", "daily_cap", "opt_out"}
 
 // ownRecipient is whose preferences the person sets: a patient's own
 // record, a staff member's account. A caregiver and a patient whose
@@ -107,13 +106,14 @@ func (p *Pages) notifyPrefs(w http.ResponseWriter, r *http.Request, u *who) {
 // to choose.
 func (p *Pages) showNotifyPrefs(w http.ResponseWriter, r *http.Request, status int, u *who, recipient string, prefs notify.Preferences, e *pweb.FormErrors) {
 	staff := isStaff(u.Account.Role)
+	l := u.l
 	v := notifyPrefsPage{Staff: staff}
 	if recipient == "" {
-		v.Nothing = "Messages about the people you care for go to them, as they chose; you read them in your messages. There is nothing to choose here for your account."
+		v.Nothing = l.T("prefs.nothing.caregiver")
 		if u.Account.Role == identity.RolePatient {
-			v.Nothing = "Your account is not linked to your health record yet. Once it is, you choose here how and when we contact you."
+			v.Nothing = l.T("prefs.nothing.unlinked")
 		}
-		p.r.Page(w, r, status, "notify-prefs", p.messagesData(w, r, "How we contact you", v))
+		p.r.Page(w, r, status, "notify-prefs", p.inboxData(w, r, u, l.T("prefs.title"), v))
 		return
 	}
 	d := notify.Defaults()
@@ -137,47 +137,54 @@ func (p *Pages) showNotifyPrefs(w http.ResponseWriter, r *http.Request, status i
 		if len(chans) > 1 {
 			fallback = chans[1]
 		}
-		name := categoryNames[cat]
 		id := "channels-" + cat
-		v.Categories = append(v.Categories, categoryFields{Legend: name.legend, Hint: name.hint,
-			First: formField{ID: id + "-first", Name: id + "-first", Label: "First choice",
-				Options: options(first, notify.Email, "Email", notify.SMS, "Text message", "", "None")}.withError(e),
-			Fallback: formField{ID: id + "-fallback", Name: id + "-fallback", Label: "If that does not work",
-				Options: options(fallback, notify.Email, "Email", notify.SMS, "Text message", "", "None")}.withError(e)})
+		email, sms, none := l.T("prefs.channel.email"), l.T("prefs.channel.sms"), l.T("prefs.channel.none")
+		v.Categories = append(v.Categories, categoryFields{Legend: categoryName(l, cat), Hint: categoryHint(l, cat),
+			First: formField{ID: id + "-first", Name: id + "-first", Label: l.T("prefs.first"),
+				Options: options(first, notify.Email, email, notify.SMS, sms, "", none)}.withError(e),
+			Fallback: formField{ID: id + "-fallback", Name: id + "-fallback", Label: l.T("prefs.fallback"),
+				Options: options(fallback, notify.Email, email, notify.SMS, sms, "", none)}.withError(e)})
 	}
-	v.QuietStart = formField{ID: "quiet_start", Name: "quiet_start", Label: "From", Type: "time", Value: quietStart,
-		Hint: "For example 21:00."}.withError(e)
-	v.QuietEnd = formField{ID: "quiet_end", Name: "quiet_end", Label: "Until", Type: "time", Value: quietEnd,
-		Hint: "For example 08:00. The same time twice means no quiet hours."}.withError(e)
+	v.QuietStart = formField{ID: "quiet_start", Name: "quiet_start", Label: l.T("prefs.quiet.from"), Type: "time", Value: quietStart,
+		Hint: l.T("prefs.quiet.from.hint")}.withError(e)
+	v.QuietEnd = formField{ID: "quiet_end", Name: "quiet_end", Label: l.T("prefs.quiet.until"), Type: "time", Value: quietEnd,
+		Hint: l.T("prefs.quiet.until.hint")}.withError(e)
 	zones := slices.Clone(timeZones)
 	if prefs.TimeZone != "" && !slices.Contains(zones, prefs.TimeZone) {
 		zones = append([]string{prefs.TimeZone}, zones...)
 	}
-	tz := formField{ID: "time_zone", Name: "time_zone", Label: "Time zone", Hint: "Quiet hours and the daily count follow it.",
-		Options: []option{{Value: "", Label: "Your clinic's time zone", Selected: prefs.TimeZone == ""}}}
+	tz := formField{ID: "time_zone", Name: "time_zone", Label: l.T("prefs.zone"), Hint: l.T("prefs.zone.hint"),
+		Options: []option{{Value: "", Label: l.T("prefs.zone.clinic"), Selected: prefs.TimeZone == ""}}}
 	for _, z := range zones {
 		tz.Options = append(tz.Options, option{Value: z, Label: strings.ReplaceAll(z, "_", " "), Selected: z == prefs.TimeZone})
 	}
 	v.TimeZone = tz.withError(e)
-	v.Lang = formField{ID: "lang", Name: "lang", Label: "Language of messages",
-		Options: []option{{Value: "", Label: "As on my clinic record", Selected: prefs.Lang == ""},
-			{Value: "en", Label: "English", Selected: prefs.Lang == "en"},
-			{Value: "es", Label: "Español", Lang: "es", Selected: prefs.Lang == "es"}}}.withError(e)
-	v.Level = formField{ID: "level", Name: "level", Label: "Reading level",
-		Options: options(cmp.Or(prefs.Level, d.Level), "simple", "Simple words (recommended)", "standard", "Standard")}.withError(e)
-	v.DailyCap = formField{ID: "daily_cap", Name: "daily_cap", Label: "Most email and text messages a day", Type: "number",
+	// Each language is named in itself, as the switcher does.
+	v.Lang = formField{ID: "lang", Name: "lang", Label: l.T("prefs.lang"),
+		Options: []option{{Value: "", Label: l.T("prefs.lang.record"), Selected: prefs.Lang == ""}}}
+	for _, lang := range p.cat.Languages() {
+		o := option{Value: lang.Tag, Label: lang.Name, Selected: prefs.Lang == lang.Tag}
+		if lang.Tag != l.Tag {
+			o.Lang = lang.Tag
+		}
+		v.Lang.Options = append(v.Lang.Options, o)
+	}
+	v.Lang = v.Lang.withError(e)
+	v.Level = formField{ID: "level", Name: "level", Label: l.T("prefs.level"),
+		Options: options(cmp.Or(prefs.Level, d.Level), "simple", l.T("prefs.level.simple"), "standard", l.T("prefs.level.standard"))}.withError(e)
+	v.DailyCap = formField{ID: "daily_cap", Name: "daily_cap", Label: l.T("prefs.cap"), Type: "number",
 		Value: dailyCap, Min: "1", Max: strconv.Itoa(notify.MaxDailyCap),
-		Hint: "Beyond it, the rest come together in one message the next morning. From 1 to " + strconv.Itoa(notify.MaxDailyCap) + "."}.withError(e)
+		Hint: l.T("prefs.cap.hint", "Max", notify.MaxDailyCap)}.withError(e)
 	if staff {
 		v.DailyCap.Hint = "Messages about critical results are never held. " + v.DailyCap.Hint
 	}
-	v.Details = formField{ID: "details", Name: "details", Label: "Include the name of the test in messages", Checked: prefs.Details,
-		Hint: "This is health information. Anyone who sees your phone's lock screen or your email could read it. When it is off, messages only say that something is ready."}.withError(e)
-	v.OptOutEmail = formField{ID: "opt_out_email", Name: "opt_out_email", Label: "Send me no email at all",
+	v.Details = formField{ID: "details", Name: "details", Label: l.T("prefs.details"), Checked: prefs.Details,
+		Hint: l.T("prefs.details.hint")}.withError(e)
+	v.OptOutEmail = formField{ID: "opt_out_email", Name: "opt_out_email", Label: l.T("prefs.optout.email"),
 		Checked: slices.Contains(prefs.OptOut, notify.Email)}.withError(e)
-	v.OptOutSMS = formField{ID: "opt_out_sms", Name: "opt_out_sms", Label: "Send me no text messages at all",
+	v.OptOutSMS = formField{ID: "opt_out_sms", Name: "opt_out_sms", Label: l.T("prefs.optout.sms"),
 		Checked: slices.Contains(prefs.OptOut, notify.SMS)}.withError(e)
-	data := p.messagesData(w, r, "How we contact you", v)
+	data := p.inboxData(w, r, u, l.T("prefs.title"), v)
 	data.Errors = e
 	p.r.Page(w, r, status, "notify-prefs", data)
 }
@@ -191,13 +198,13 @@ func (p *Pages) setNotifyPrefs(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	who := p.ownRecipient(pr, u)
 	if who == "" {
-		p.r.Error(w, r, http.StatusForbidden, "Your account gets no messages of its own, so it has no choices to save.")
+		p.errorPage(w, r, http.StatusForbidden, u.l.T("prefs.nothing.save"))
 		return
 	}
-	prefs, e := prefsFromForm(r, categoriesFor(isStaff(u.Account.Role)))
+	prefs, e := prefsFromForm(u.l, r, categoriesFor(isStaff(u.Account.Role)))
 	if !e.Any() {
 		if err := prefs.Check(); err != nil {
-			e = prefsError(err, prefs)
+			e = prefsError(u.l, err, prefs)
 		}
 	}
 	if e.Any() {
@@ -206,20 +213,20 @@ func (p *Pages) setNotifyPrefs(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	if err := p.Notify.SetPreferences(r.Context(), pr.OrgID, who, prefs, pr.Subject); err != nil {
 		if errs.CodeOf(err) == errs.Invalid {
-			p.showNotifyPrefs(w, r, http.StatusBadRequest, u, who, prefs, prefsError(err, prefs))
+			p.showNotifyPrefs(w, r, http.StatusBadRequest, u, who, prefs, prefsError(u.l, err, prefs))
 			return
 		}
 		p.fail(w, r, err)
 		return
 	}
-	pweb.SetFlash(w, "success", "Your choices are saved. New messages follow them.")
+	pweb.SetFlash(w, "success", u.l.T("prefs.flash.saved"))
 	seeOther(w, r, "/account/notifications")
 }
 
 // prefsFromForm reads the preferences form. Problems the service cannot
 // name (a daily limit that is not a number, no channel at all) come back
-// as form errors.
-func prefsFromForm(r *http.Request, categories []string) (notify.Preferences, *pweb.FormErrors) {
+// as form errors, in l.
+func prefsFromForm(l *i18n.Localizer, r *http.Request, categories []string) (notify.Preferences, *pweb.FormErrors) {
 	e := &pweb.FormErrors{}
 	var prefs notify.Preferences
 	prefs.Channels = map[string][]string{}
@@ -233,7 +240,7 @@ func prefsFromForm(r *http.Request, categories []string) (notify.Preferences, *p
 			}
 		}
 		if len(chans) == 0 {
-			e.Add(id+"-first", categoryNames[cat].legend+": choose email or text message. To get neither, choose \"Send me no email at all\" and \"Send me no text messages at all\" below: your messages still wait in your careloop inbox.")
+			e.Add(id+"-first", l.T("prefs.channel.empty", "Category", categoryName(l, cat), "NoEmail", l.T("prefs.optout.email"), "NoSMS", l.T("prefs.optout.sms")))
 		}
 		prefs.Channels[cat] = chans
 	}
@@ -244,7 +251,7 @@ func prefsFromForm(r *http.Request, categories []string) (notify.Preferences, *p
 	if raw := strings.TrimSpace(r.PostFormValue("daily_cap")); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil {
-			e.Add("daily_cap", "Most messages a day: enter a number, for example 5.")
+			e.Add("daily_cap", l.T("prefs.cap.invalid"))
 		}
 		prefs.DailyCap = n
 	}
@@ -269,8 +276,8 @@ func clockValue(v string) string {
 }
 
 // prefsError puts the service's objection to preferences on the field it
-// names, in its words after the field's name on the page.
-func prefsError(err error, prefs notify.Preferences) *pweb.FormErrors {
+// names, in its words after the field's name on the page (in l).
+func prefsError(l *i18n.Localizer, err error, prefs notify.Preferences) *pweb.FormErrors {
 	safe := errs.Safe(err)
 	msg := safe.Message
 	field := safe.Field
@@ -285,12 +292,12 @@ func prefsError(err error, prefs notify.Preferences) *pweb.FormErrors {
 		if len(chans) == 2 && chans[0] == chans[1] {
 			field = "channels-" + cat + "-fallback"
 		}
-		msg = categoryNames[cat].legend + ": " + msg
+		msg = categoryName(l, cat) + ": " + msg
 	case field == "opt_out":
 		field = "opt_out_email"
-		msg = prefsFieldNames["opt_out"] + ": " + msg
-	case prefsFieldNames[field] != "":
-		msg = prefsFieldNames[field] + ": " + msg
+		msg = l.T("prefs.field.opt_out") + ": " + msg
+	case slices.Contains(prefsFields, field):
+		msg = l.T("prefs.field."+field) + ": " + msg
 	case field == "channels":
 		field = ""
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/careloop/careloop/internal/access"
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -21,9 +23,15 @@ type proxyAccessPage struct {
 	// StepUp: granting needs a second factor verified within 10
 	// minutes; HasFactor says whether the person has one to confirm with.
 	StepUp, HasFactor bool
-	Granted, Held     []proxyRow
+	Granted, Held     proxyList
 	// The form's values, shown again with its errors.
 	Email, Expires, Reason string
+}
+
+// proxyList are grants, with the language of the page's table.
+type proxyList struct {
+	L    *i18n.Localizer
+	Rows []proxyRow
 }
 
 // proxyRow is one grant: Who is the caregiver (on the patient's list) or
@@ -38,7 +46,7 @@ type proxyRow struct {
 func (p *Pages) withPerson(h func(w http.ResponseWriter, r *http.Request, u *who)) http.HandlerFunc {
 	return p.withSession(func(w http.ResponseWriter, r *http.Request, u *who) {
 		if isStaff(u.Account.Role) {
-			p.r.Error(w, r, http.StatusForbidden, "This page is for patients and caregivers, about their own records.")
+			p.r.Error(w, r, http.StatusForbidden, "This page is for patients and caregivers, about their own records.") // staff read English
 			return
 		}
 		h(w, r, u)
@@ -65,6 +73,7 @@ func (p *Pages) showProxyAccess(w http.ResponseWriter, r *http.Request, status i
 	if !ok {
 		return
 	}
+	l := u.l
 	ctx := r.Context()
 	list, err := p.Access.ListProxies(ctx, pr, "")
 	if err != nil {
@@ -83,38 +92,39 @@ func (p *Pages) showProxyAccess(w http.ResponseWriter, r *http.Request, status i
 		p.fail(w, r, err)
 		return
 	}
-	people := accountNames{p: p, orgID: u.Account.OrgID}
+	people := accountNames{p: p, orgID: u.Account.OrgID, gone: l.T("access.gone")}
 	now := p.SignIn.Sessions.Now()
 	for _, g := range list {
-		row := proxyRow{ID: g.ID, Since: showTime(g.CreatedAt), Until: "until you end it", Reason: g.Reason}
+		row := proxyRow{ID: g.ID, Since: when(l, g.CreatedAt), Until: l.T("access.until.ended"), Reason: g.Reason}
 		if g.ExpiresAt != nil {
-			row.Until = showTime(*g.ExpiresAt)
+			row.Until = when(l, *g.ExpiresAt)
 		}
 		switch {
 		case g.RevokedAt != nil:
-			row.Status = "Ended " + showTime(*g.RevokedAt)
+			row.Status = l.T("access.status.ended", "Time", when(l, *g.RevokedAt))
 		case g.ExpiresAt != nil && !g.ExpiresAt.After(now):
-			row.Status = "Expired"
+			row.Status = l.T("access.status.expired")
 		default:
-			row.Status, row.Open = "Active", true
+			row.Status, row.Open = l.T("access.status.active"), true
 		}
 		if g.PatientID == self && self != "" {
 			if row.Who, err = people.withEmail(ctx, g.CaregiverID); err != nil {
 				p.fail(w, r, err)
 				return
 			}
-			f.Granted = append(f.Granted, row)
+			f.Granted.Rows = append(f.Granted.Rows, row)
 			continue
 		}
 		row.Who = names[g.PatientID]
 		if row.Who == "" {
-			row.Who = "Patient record " + g.PatientID
+			row.Who = l.T("access.record", "ID", g.PatientID)
 		}
-		f.Held = append(f.Held, row)
+		f.Held.Rows = append(f.Held.Rows, row)
 	}
 	f.CanGrant = self != ""
+	f.Granted.L, f.Held.L = l, l
 	f.StepUp, f.HasFactor = !u.Fresh, u.HasSecondFactor()
-	d := p.data(w, r, "Who can see your record", f)
+	d := p.personData(w, r, u, l.T("access.title"), f)
 	d.Errors = e
 	p.r.Page(w, r, status, "proxy-access", d)
 }
@@ -126,27 +136,27 @@ func (p *Pages) grantProxy(w http.ResponseWriter, r *http.Request, u *who) {
 		Expires: strings.TrimSpace(r.PostFormValue("expires_at")), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	e := &pweb.FormErrors{}
 	if f.Email == "" {
-		e.Add("caregiver_email", "Enter the email address of the caregiver's careloop account.")
+		e.Add("caregiver_email", u.l.T("access.email.empty"))
 	}
 	var until *time.Time
 	if f.Expires != "" {
 		day, err := time.Parse(time.DateOnly, f.Expires)
 		if err != nil {
-			e.Add("expires_at", "Enter the last day of access as a date, for example 2027-06-30, or leave it empty.")
+			e.Add("expires_at", u.l.T("access.expires.invalid"))
 		} else {
 			end := day.AddDate(0, 0, 1) // access lasts through the day chosen
 			until = &end
 		}
 	}
 	if len(f.Reason) > 500 {
-		e.Add("reason", "The reason may be at most 500 characters.")
+		e.Add("reason", u.l.T("access.reason.long"))
 	}
 	if e.Any() {
 		p.showProxyAccess(w, r, http.StatusBadRequest, u, f, e)
 		return
 	}
 	if !u.Fresh {
-		p.showProxyAccess(w, r, http.StatusForbidden, u, f, formError(stepUpRequired(), ""))
+		p.showProxyAccess(w, r, http.StatusForbidden, u, f, p.formErrorIn(u.l, stepUpRequired(), ""))
 		return
 	}
 	pr, ok := p.principal(w, r)
@@ -162,10 +172,10 @@ func (p *Pages) grantProxy(w http.ResponseWriter, r *http.Request, u *who) {
 		if errs.CodeOf(err) == errs.Forbidden {
 			field = ""
 		}
-		p.showProxyAccess(w, r, statusOf(err), u, f, pweb.FromError(err, field))
+		p.showProxyAccess(w, r, statusOf(err), u, f, p.formErrors(u.l, err, field))
 		return
 	}
-	pweb.SetFlash(w, "success", f.Email+" can now see your record. You can end their access here at any time.")
+	pweb.SetFlash(w, "success", u.l.T("access.flash.granted", "Email", f.Email))
 	seeOther(w, r, "/account/access")
 }
 
@@ -177,14 +187,14 @@ func (p *Pages) revokeProxy(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	if err := p.Access.RevokeProxy(r.Context(), pr, r.PathValue("id")); err != nil {
 		if errs.CodeOf(err) == errs.NotFound {
-			pweb.SetFlash(w, "info", "That access had already ended.")
+			pweb.SetFlash(w, "info", u.l.T("access.flash.gone"))
 			seeOther(w, r, "/account/access")
 			return
 		}
 		p.fail(w, r, err)
 		return
 	}
-	pweb.SetFlash(w, "success", "The access is ended.")
+	pweb.SetFlash(w, "success", u.l.T("access.flash.ended"))
 	seeOther(w, r, "/account/access")
 }
 
@@ -194,10 +204,12 @@ type accountNames struct {
 	p     *Pages
 	orgID string
 	seen  map[string]string
+	// gone names a deleted account; "" is "someone no longer here".
+	gone string
 }
 
 // name returns the display name of account id (its email without one),
-// or "someone no longer here" for a deleted account.
+// or the words of gone for a deleted account.
 func (n *accountNames) name(ctx context.Context, id string) (string, error) {
 	return n.lookup(ctx, id, false)
 }
@@ -219,7 +231,7 @@ func (n *accountNames) lookup(ctx context.Context, id string, email bool) (strin
 	out := ""
 	switch {
 	case errs.CodeOf(err) == errs.NotFound:
-		out = "someone no longer here"
+		out = cmp.Or(n.gone, "someone no longer here")
 	case err != nil:
 		return "", err
 	case a.DisplayName == "":

@@ -12,18 +12,20 @@ import (
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/platform/i18n"
 )
 
 // recordAccessLimit bounds the entries listed per record, as
 // /audit/my-record does.
 const recordAccessLimit = 200
 
-// purposeWords say a v3-ActReason purpose of use as people do.
-var purposeWords = map[string]string{
-	"ETREAT":  "Emergency access",
-	"TREAT":   "Care",
-	"PATRQT":  "You (or your caregiver)",
-	"HOPERAT": "Clinic operations",
+// purposeKeys are the messages that say a v3-ActReason purpose of use as
+// people do.
+var purposeKeys = map[string]string{
+	"ETREAT":  "recordaccess.why.etreat",
+	"TREAT":   "recordaccess.why.treat",
+	"PATRQT":  "recordaccess.why.patrqt",
+	"HOPERAT": "recordaccess.why.hoperat",
 }
 
 // recordAccessPage is the data of /account/record-access.
@@ -79,29 +81,30 @@ func (p *Pages) recordAccess(w http.ResponseWriter, r *http.Request, u *who) {
 		p.fail(w, r, err)
 		return
 	}
-	people := accountNames{p: p, orgID: pr.OrgID}
+	l := u.l
+	people := accountNames{p: p, orgID: pr.OrgID, gone: l.T("access.gone")}
 	v := recordAccessPage{Several: len(records) > 1}
 	for _, f := range found {
 		e := f.Entry
-		row := recordAccessRow{When: showTime(e.Recorded), What: whatWords(e), Why: purposeWords[e.Agent.PurposeOfUse],
+		row := recordAccessRow{When: when(l, e.Recorded), What: whatWords(l, e), Why: l.T("recordaccess.why.none"),
 			Refused: e.Outcome != audit.Success}
-		if row.Why == "" {
-			row.Why = "Not stated"
+		if k, ok := purposeKeys[e.Agent.PurposeOfUse]; ok {
+			row.Why = l.T(k)
 		}
 		switch id, isAccount := strings.CutPrefix(e.Agent.Subject, "account/"); {
 		case e.Agent.Subject == pr.Subject:
-			row.Who = "You"
+			row.Who = l.T("recordaccess.who.you")
 		case isAccount:
 			if row.Who, err = people.name(ctx, id); err != nil {
 				p.fail(w, r, err)
 				return
 			}
 		default:
-			row.Who = "A connected system"
+			row.Who = l.T("recordaccess.who.system")
 		}
-		row.Role = roleName(identity.Role(e.Agent.Role))
+		row.Role = roleIn(l, identity.Role(e.Agent.Role))
 		if row.Role == "" || e.Agent.Role == "api-key" || e.Agent.Role == "client" {
-			row.Role = "System"
+			row.Role = l.T("recordaccess.role.system")
 		}
 		if v.Several {
 			var whose []string
@@ -124,31 +127,32 @@ func (p *Pages) recordAccess(w http.ResponseWriter, r *http.Request, u *who) {
 		p.fail(w, r, errs.Wrap(err, errs.Unavailable, "The access log cannot record this look just now; try again."))
 		return
 	}
-	p.r.Page(w, r, http.StatusOK, "record-access", p.data(w, r, "Who looked at your record", v))
+	p.r.Page(w, r, http.StatusOK, "record-access", p.personData(w, r, u, l.T("recordaccess.title"), v))
 }
 
-// whatWords say what an entry's agent did, and to what.
-func whatWords(e *audit.Entry) string {
+// whatWords say in l what an entry's agent did, and to what (the
+// references of the records, as the log keeps them).
+func whatWords(l *i18n.Localizer, e *audit.Entry) string {
 	var verb string
 	switch {
 	case e.Type == audit.TypeAuditLogUsed:
-		return "Looked at this list"
+		return l.T("recordaccess.what.list")
 	case slices.ContainsFunc(e.Subtype, func(c audit.Coding) bool { return c.Code == "break-glass" }):
-		verb = "Opened emergency access"
+		verb = l.T("recordaccess.what.emergency")
 	case slices.ContainsFunc(e.Subtype, func(c audit.Coding) bool { return c.Code == "permission-change" }):
-		verb = "Changed who may see the record"
+		verb = l.T("recordaccess.what.permission")
 	case e.Action == audit.Create:
-		verb = "Added"
+		verb = l.T("recordaccess.what.added")
 	case e.Action == audit.Read:
-		verb = "Viewed"
+		verb = l.T("recordaccess.what.viewed")
 	case e.Action == audit.Update:
-		verb = "Changed"
+		verb = l.T("recordaccess.what.changed")
 	case e.Action == audit.Delete:
-		verb = "Deleted"
+		verb = l.T("recordaccess.what.deleted")
 	case e.Action == audit.Execute:
-		verb = "Ran"
+		verb = l.T("recordaccess.what.ran")
 	default:
-		verb = "Searched"
+		verb = l.T("recordaccess.what.searched")
 	}
 	var what []string
 	for _, en := range e.Entities {
@@ -160,7 +164,7 @@ func whatWords(e *audit.Entry) string {
 	case len(what) == 0:
 		return verb
 	case len(what) > 3:
-		return verb + " " + strings.Join(what[:3], ", ") + " and " + strconv.Itoa(len(what)-3) + " more"
+		return verb + " " + l.T("recordaccess.what.more", "List", strings.Join(what[:3], ", "), "N", strconv.Itoa(len(what)-3))
 	}
 	return verb + " " + strings.Join(what, ", ")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -42,13 +43,14 @@ type passkeyView struct {
 	Cloned                      bool
 }
 
+// securityData returns the security page of u, in their language.
 func (p *Pages) securityData(u *who) securityPage {
 	s := securityPage{MustEnroll: u.MustEnroll(), StepUp: u.StepUpNeeded(), TOTP: u.Factors.TOTP,
 		RecoveryCodes: u.Factors.RecoveryCodes, PasskeysOn: p.Passkeys != nil}
 	for _, pk := range u.Passkeys {
-		v := passkeyView{ID: pk.ID, Name: pk.Name, Created: showTime(pk.CreatedAt), Cloned: pk.PossiblyCloned, LastUsed: "never"}
+		v := passkeyView{ID: pk.ID, Name: pk.Name, Created: when(u.l, pk.CreatedAt), Cloned: pk.PossiblyCloned, LastUsed: u.l.T("security.passkeys.never")}
 		if pk.LastUsedAt != nil {
-			v.LastUsed = showTime(*pk.LastUsedAt)
+			v.LastUsed = when(u.l, *pk.LastUsedAt)
 		}
 		s.Passkeys = append(s.Passkeys, v)
 		s.StepUpPasskey = s.StepUpPasskey || !pk.PossiblyCloned
@@ -56,9 +58,9 @@ func (p *Pages) securityData(u *who) securityPage {
 	return s
 }
 
-// showSecurity renders the security page with s and any form errors.
-func (p *Pages) showSecurity(w http.ResponseWriter, r *http.Request, status int, s securityPage, e *pweb.FormErrors) {
-	d := p.data(w, r, "Security", s)
+// showSecurity renders the security page of u with s and any form errors.
+func (p *Pages) showSecurity(w http.ResponseWriter, r *http.Request, status int, u *who, s securityPage, e *pweb.FormErrors) {
+	d := p.personData(w, r, u, u.l.T("security.title"), s)
 	d.Errors = e
 	if s.PasskeysOn {
 		d.Scripts = []string{"/static/passkey.js"}
@@ -67,13 +69,14 @@ func (p *Pages) showSecurity(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (p *Pages) security(w http.ResponseWriter, r *http.Request, u *who) {
-	p.showSecurity(w, r, http.StatusOK, p.securityData(u), nil)
+	p.showSecurity(w, r, http.StatusOK, u, p.securityData(u), nil)
 }
 
-// formError is the error of a form field, in the service's words.
-func formError(err error, field string) *pweb.FormErrors {
+// formErrorIn is the error of a form field, in the service's words,
+// said in l where the catalog knows them (see serviceMessage).
+func (p *Pages) formErrorIn(l *i18n.Localizer, err error, field string) *pweb.FormErrors {
 	e := &pweb.FormErrors{}
-	e.Add(field, errs.MessageOf(err))
+	e.Add(field, p.serviceMessage(l, errs.MessageOf(err)))
 	return e
 }
 
@@ -85,7 +88,7 @@ func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, u *who, s securit
 		p.fail(w, r, err)
 		return
 	}
-	p.showSecurity(w, r, status, s, formError(err, field))
+	p.showSecurity(w, r, status, u, s, p.formErrorIn(u.l, err, field))
 }
 
 // stepUpRequired is the answer to a sensitive change without a fresh
@@ -104,7 +107,7 @@ func (p *Pages) stepUpConfirm(w http.ResponseWriter, r *http.Request, u *who) {
 		return
 	}
 	p.Cookies.Set(w, fresh)
-	pweb.SetFlash(w, "success", "Thank you. You can make changes for the next 10 minutes.")
+	pweb.SetFlash(w, "success", u.l.T("security.flash.confirmed"))
 	seeOther(w, r, "/account/security")
 }
 
@@ -136,13 +139,13 @@ func (p *Pages) totpBegin(w http.ResponseWriter, r *http.Request, u *who) {
 		p.fail(w, r, err)
 		return
 	}
-	qr, err := qrSVG(e.URI, "QR code to add careloop to your authenticator app")
+	qr, err := qrSVG(e.URI, u.l.T("security.app.qr"))
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	s.Enrolling = &totpView{QR: qr, Secret: groupSecret(e.Secret), Expires: showTime(e.Expires)}
-	p.showSecurity(w, r, http.StatusOK, s, nil)
+	s.Enrolling = &totpView{QR: qr, Secret: groupSecret(e.Secret), Expires: when(u.l, e.Expires)}
+	p.showSecurity(w, r, http.StatusOK, u, s, nil)
 }
 
 // groupSecret splits a base32 secret into groups of four, which people
@@ -173,7 +176,7 @@ func (p *Pages) totpConfirm(w http.ResponseWriter, r *http.Request, u *who) {
 	if !p.renew(w, r) {
 		return
 	}
-	pweb.SetFlash(w, "success", "Your authenticator app is set up. Next, make recovery codes in case you lose your phone.")
+	pweb.SetFlash(w, "success", u.l.T("security.flash.app"))
 	seeOther(w, r, "/account/security")
 }
 
@@ -182,7 +185,7 @@ func (p *Pages) totpConfirm(w http.ResponseWriter, r *http.Request, u *who) {
 func (p *Pages) recoveryCodes(w http.ResponseWriter, r *http.Request, u *who) {
 	s := p.securityData(u)
 	if !u.Fresh {
-		p.refuse(w, r, u, s, errs.E(errs.Forbidden, "Set up an authenticator app first, or confirm it is you with your second factor, then try again within 10 minutes."), "stepup-code")
+		p.refuse(w, r, u, s, errs.E(errs.Forbidden, u.l.T("security.codes.stepup")), "stepup-code")
 		return
 	}
 	var codes []string
@@ -195,12 +198,12 @@ func (p *Pages) recoveryCodes(w http.ResponseWriter, r *http.Request, u *who) {
 		return
 	}
 	s.NewCodes, s.RecoveryCodes = codes, len(codes)
-	p.showSecurity(w, r, http.StatusOK, s, nil)
+	p.showSecurity(w, r, http.StatusOK, u, s, nil)
 }
 
 func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request, u *who) {
 	if p.Passkeys == nil {
-		p.r.Error(w, r, http.StatusNotFound, "")
+		p.errorPage(w, r, http.StatusNotFound, "")
 		return
 	}
 	id := r.PathValue("id")
@@ -208,13 +211,13 @@ func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request, u *who) {
 		p.refuse(w, r, u, p.securityData(u), err, "name-"+id)
 		return
 	}
-	pweb.SetFlash(w, "success", "The passkey is renamed.")
+	pweb.SetFlash(w, "success", u.l.T("security.flash.renamed"))
 	seeOther(w, r, "/account/security")
 }
 
 func (p *Pages) passkeyRemove(w http.ResponseWriter, r *http.Request, u *who) {
 	if p.Passkeys == nil {
-		p.r.Error(w, r, http.StatusNotFound, "")
+		p.errorPage(w, r, http.StatusNotFound, "")
 		return
 	}
 	if u.StepUpNeeded() {
@@ -225,6 +228,6 @@ func (p *Pages) passkeyRemove(w http.ResponseWriter, r *http.Request, u *who) {
 		p.refuse(w, r, u, p.securityData(u), err, "")
 		return
 	}
-	pweb.SetFlash(w, "success", "The passkey is removed. It can no longer sign in.")
+	pweb.SetFlash(w, "success", u.l.T("security.flash.removed"))
 	seeOther(w, r, "/account/security")
 }

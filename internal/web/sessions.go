@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/i18n"
 	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
@@ -25,10 +26,10 @@ func (p *Pages) sessions(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	views := make([]sessionView, 0, len(list))
 	for _, s := range list {
-		views = append(views, sessionView{ID: s.ID, Device: device(s.UserAgent), Address: s.Address,
-			Started: showTime(s.CreatedAt), LastSeen: showTime(s.LastSeenAt), Current: s.ID == u.Session.ID})
+		views = append(views, sessionView{ID: s.ID, Device: deviceIn(u.l, s.UserAgent), Address: s.Address,
+			Started: when(u.l, s.CreatedAt), LastSeen: when(u.l, s.LastSeenAt), Current: s.ID == u.Session.ID})
 	}
-	p.r.Page(w, r, http.StatusOK, "sessions", p.data(w, r, "Where you are signed in", struct {
+	p.r.Page(w, r, http.StatusOK, "sessions", p.personData(w, r, u, u.l.T("sessions.title"), struct {
 		Sessions []sessionView
 		Others   bool
 	}{views, len(views) > 1}))
@@ -40,7 +41,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, u *who) {
 	id := r.PathValue("id")
 	if err := p.SignIn.Sessions.End(r.Context(), u.Session.OrgID, u.Session.AccountID, id); err != nil {
 		if errs.CodeOf(err) == errs.NotFound {
-			pweb.SetFlash(w, "info", "That session had already ended.")
+			pweb.SetFlash(w, "info", u.l.T("sessions.flash.gone"))
 			seeOther(w, r, "/account/sessions")
 			return
 		}
@@ -53,7 +54,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, u *who) {
 		seeOther(w, r, "/signin")
 		return
 	}
-	pweb.SetFlash(w, "success", "The session is ended. That device is signed out.")
+	pweb.SetFlash(w, "success", u.l.T("sessions.flash.ended"))
 	seeOther(w, r, "/account/sessions")
 }
 
@@ -64,18 +65,45 @@ func (p *Pages) endOthers(w http.ResponseWriter, r *http.Request, u *who) {
 		p.fail(w, r, err)
 		return
 	}
-	msg := "You are signed out everywhere else."
+	msg := u.l.T("sessions.flash.others")
 	if n == 0 {
-		msg = "You were not signed in anywhere else."
+		msg = u.l.T("sessions.flash.none")
 	}
 	pweb.SetFlash(w, "success", msg)
 	seeOther(w, r, "/account/sessions")
 }
 
 // device names the browser and system of a user agent in words people
-// recognise; it is a hint, not a proof (a user agent can say anything).
+// recognise, in English; it is a hint, not a proof (a user agent can say
+// anything).
 func device(ua string) string {
-	browser := "Unknown browser"
+	browser, system := deviceParts(ua)
+	if browser == "" {
+		browser = "Unknown browser"
+	}
+	if system == "" {
+		return browser
+	}
+	return browser + " on " + system
+}
+
+// deviceIn is device said in l.
+func deviceIn(l *i18n.Localizer, ua string) string {
+	browser, system := deviceParts(ua)
+	switch {
+	case browser == "" && system == "":
+		return l.T("sessions.device.unknown")
+	case browser == "":
+		browser = l.T("sessions.device.unknown")
+	case system == "":
+		return browser
+	}
+	return l.T("sessions.device.on", "Browser", browser, "System", system)
+}
+
+// deviceParts are the names of the browser and the system of a user
+// agent; "" for one it does not recognise.
+func deviceParts(ua string) (browser, system string) {
 	for _, b := range []struct{ token, name string }{
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Chrome"}, {"Chrome/", "Chrome"},
 		{"Safari/", "Safari"}, {"curl/", "curl"},
@@ -85,7 +113,6 @@ func device(ua string) string {
 			break
 		}
 	}
-	system := ""
 	for _, s := range []struct{ token, name string }{
 		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"},
 		{"CrOS", "ChromeOS"}, {"Linux", "Linux"},
@@ -95,8 +122,5 @@ func device(ua string) string {
 			break
 		}
 	}
-	if system == "" {
-		return browser
-	}
-	return browser + " on " + system
+	return browser, system
 }

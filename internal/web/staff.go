@@ -23,9 +23,9 @@ func (p *Pages) withRole(roles []identity.Role, h func(w http.ResponseWriter, r 
 		case u.MustEnroll():
 			seeOther(w, r, "/account/security")
 		case !slices.Contains(roles, u.Account.Role):
-			p.r.Error(w, r, http.StatusForbidden, "Your role does not allow this.")
+			p.errorPage(w, r, http.StatusForbidden, "Your role does not allow this.")
 		case u.Session.FactorAt.IsZero():
-			p.r.Error(w, r, http.StatusForbidden, "Sign in with your second factor to use this page.")
+			p.errorPage(w, r, http.StatusForbidden, "Sign in with your second factor to use this page.")
 		default:
 			h(w, r, u)
 		}

@@ -100,10 +100,19 @@ type Config struct {
 	NotifyProviders NotifyProviders
 	// Inboxes says whose in-app messages a signed-in person reads.
 	Inboxes notify.Inboxes
+	// Profiles give a patient's own language (chosen, else their
+	// record's), as the portal reads it; nil: the language of their
+	// message preferences only.
+	Profiles Profiles
 	// NotifyAudit records every page view that shows patients' messages
 	// (failing the page when it cannot) and every retry, as it does for
 	// the notifications' JSON API.
 	NotifyAudit notify.Auditor
+}
+
+// Profiles give a patient's own language ("" when none is known).
+type Profiles interface {
+	Language(ctx context.Context, orgID, patientID string) (string, error)
 }
 
 // AccessRules are the rules of proxy access and break-glass for a
@@ -296,11 +305,13 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 }
 
 // fail answers an error with the error page: the status of its code and
-// its safe message. Unexpected errors are logged with the request id.
+// its safe message, in the reader's language on a patient's or
+// caregiver's page (see errorPage). Unexpected errors are logged with the
+// request id.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := errs.HTTPStatus(errs.CodeOf(err))
 	if status >= 500 {
 		p.Log.Error("web: page failed", "path", r.URL.Path, "request_id", httpx.RequestID(r.Context()), "err", err)
 	}
-	p.r.Error(w, r, status, errs.MessageOf(err))
+	p.errorPage(w, r, status, errs.MessageOf(err))
 }

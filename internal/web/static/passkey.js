@@ -1,7 +1,9 @@
 // careloop passkeys: the only script of the pages. It runs the browser's
 // WebAuthn API for the buttons marked data-passkey-*; everything else works
 // without it. The server sends and takes the standard JSON forms of the
-// options and credentials.
+// options and credentials. Its words come from the page, in the reader's
+// language: the attributes data-msg-cancelled, data-msg-failed and
+// data-msg-org of each data-passkey box (English when a page has none).
 (function () {
   'use strict';
   if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) {
@@ -9,7 +11,20 @@
   }
   document.documentElement.classList.add('has-js');
 
-  async function post(url, body) {
+  // words returns the message name of the box of button, as the page
+  // says it.
+  const english = {
+    cancelled: 'The passkey was not used. You can try again.',
+    failed: 'Something went wrong. Please try again.',
+    org: 'Enter your organisation first.',
+  };
+  function words(button, name) {
+    const box = button.closest('[data-passkey]');
+    const key = 'msg' + name.charAt(0).toUpperCase() + name.slice(1);
+    return (box && box.dataset[key]) || english[name];
+  }
+
+  async function post(url, body, button) {
     const resp = await fetch(url, {
       method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
@@ -17,7 +32,7 @@
     });
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) {
-      throw new Error((data.error && data.error.message) || 'Something went wrong. Please try again.');
+      throw new Error((data.error && data.error.message) || words(button, 'failed'));
     }
     return data;
   }
@@ -39,7 +54,7 @@
       try {
         await work();
       } catch (err) {
-        status(button, cancelled(err) ? 'The passkey was not used. You can try again.' : err.message);
+        status(button, cancelled(err) ? words(button, 'cancelled') : (err.message || words(button, 'failed')));
         button.disabled = false;
       }
     });
@@ -54,10 +69,10 @@
   document.querySelectorAll('[data-passkey-signin]').forEach((button) => run(button, async () => {
     const orgField = document.getElementById('org');
     const org = orgField ? orgField.value.trim() : '';
-    if (!org) { throw new Error('Enter your organisation first.'); }
-    const begun = await post('/auth/passkeys/signin/begin', { org: org });
+    if (!org) { throw new Error(words(button, 'org')); }
+    const begun = await post('/auth/passkeys/signin/begin', { org: org }, button);
     const credential = await getCredential(begun.publicKey);
-    const done = await post('/auth/passkeys/signin/finish', { org: org, credential: credential });
+    const done = await post('/auth/passkeys/signin/finish', { org: org, credential: credential }, button);
     if (done.stage === 'factor') { location.assign('/signin/factor'); }
     else if (done.must_enroll) { location.assign('/account/security'); }
     // The sign-in page sends a signed-in person on: to the page it was
@@ -66,18 +81,18 @@
   }));
 
   document.querySelectorAll('[data-passkey-factor]').forEach((button) => run(button, async () => {
-    const begun = await post('/signin/factor/passkey/begin');
+    const begun = await post('/signin/factor/passkey/begin', {}, button);
     const credential = await getCredential(begun.publicKey);
-    const done = await post('/signin/factor/passkey/finish', { credential: credential });
+    const done = await post('/signin/factor/passkey/finish', { credential: credential }, button);
     location.assign(done.redirect || '/account');
   }));
 
   document.querySelectorAll('[data-passkey-register]').forEach((button) => run(button, async () => {
     const nameField = document.getElementById('passkey-name');
-    const begun = await post('/auth/passkeys/register/begin');
+    const begun = await post('/auth/passkeys/register/begin', {}, button);
     const options = PublicKeyCredential.parseCreationOptionsFromJSON(begun.publicKey);
     const cred = await navigator.credentials.create({ publicKey: options });
-    await post('/auth/passkeys/register/finish', { name: nameField ? nameField.value.trim() : '', credential: cred.toJSON() });
+    await post('/auth/passkeys/register/finish', { name: nameField ? nameField.value.trim() : '', credential: cred.toJSON() }, button);
     location.assign('/account/security');
   }));
 })();
