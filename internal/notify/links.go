@@ -86,7 +86,9 @@ func (l *Links) verify(token string, purpose byte, now time.Time) (string, error
 	if len(token) != base64.RawURLEncoding.EncodedLen(tokenLen) {
 		return "", ErrLinkInvalid
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: a token differs from the one made only if its bytes do (the
+	// last character carries two unused bits, which must be zero).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) != tokenLen {
 		return "", ErrLinkInvalid
 	}
