@@ -385,16 +385,23 @@ func testBooking(t *testing.T, s *site) {
 	if st, _, _ := c.post("/appointments/"+appt+"/cancel", nil); st != http.StatusConflict {
 		t.Errorf("cancel twice: %d", st)
 	}
-	// Each step sent the patient a confirmation.
-	msgs, _, err := s.app.Notify.Messages(ctx, s.seed.Org.ID, notify.Filter{PatientID: s.patient})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each step sent the patient a confirmation (messages are planned from
+	// their events in the background: wait for them).
+	want := []string{"appointment-booked", "appointment-changed", "appointment-cancelled"}
 	kinds := map[string]bool{}
-	for _, m := range msgs {
-		kinds[m.Kind] = true
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		msgs, _, err := s.app.Notify.Messages(ctx, s.seed.Org.ID, notify.Filter{PatientID: s.patient, Count: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			kinds[m.Kind] = true
+		}
+		if kinds[want[0]] && kinds[want[1]] && kinds[want[2]] || time.Now().After(deadline) {
+			break
+		}
 	}
-	for _, k := range []string{"appointment-booked", "appointment-changed", "appointment-cancelled"} {
+	for _, k := range want {
 		if !kinds[k] {
 			t.Errorf("no %s message (have %v)", k, kinds)
 		}
