@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/platform/i18n"
@@ -58,8 +57,8 @@ func (p *Pages) setDisplay(w http.ResponseWriter, r *http.Request, u *person) {
 // page.
 func (p *Pages) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	lang := r.PostFormValue("lang")
-	next := r.PostFormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	next, ok := pweb.LocalPath(r.PostFormValue("next"))
+	if !ok {
 		next = "/home"
 	}
 	if !p.cat.Has(lang) {

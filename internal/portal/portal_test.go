@@ -298,8 +298,10 @@ func testSpanish(t *testing.T, s *site) {
 		t.Error("the switcher did not change the language back")
 	}
 	// An open redirect is refused.
-	if _, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {"//evil.example/x"}}); loc != "/home" {
-		t.Errorf("switch to an outside page: %q", loc)
+	for _, outside := range []string{"//evil.example/x", "/\\evil.example/x", "/\t/evil.example/x", "https://evil.example/"} {
+		if _, loc, _ := c.post("/lang", url.Values{"lang": {"en"}, "next": {outside}}); loc != "/home" {
+			t.Errorf("switch to an outside page %q: to %q", outside, loc)
+		}
 	}
 	if err := s.app.Notify.SetPreferences(ctx, s.seed.Org.ID, recipient, notify.Preferences{}, "test"); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/errs"
+	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
 // UnsubscribeRoute is the route of a message's unsubscribe link. Mail
@@ -38,7 +39,7 @@ func (p *Pages) openLink(w http.ResponseWriter, r *http.Request) {
 	}
 	// Targets are checked when events are accepted; a link never leads
 	// off the site whatever is stored.
-	if target, _ = localPath(target); target == "" {
+	if target, _ = pweb.LocalPath(target); target == "" {
 		target = "/account/messages"
 	}
 	if _, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/errs"
+	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
 // inboxPage is the data of /account/messages: the person's in-app
@@ -183,7 +184,7 @@ func (p *Pages) inboxMessage(w http.ResponseWriter, r *http.Request, u *who) {
 	}
 	v := inboxMessagePage{Title: inboxTitle(&m), At: when(u.l, m.CreatedAt), ISO: m.CreatedAt.UTC().Format(time.RFC3339), Paragraphs: paragraphs(m.Body)}
 	if m.Target != "" {
-		v.Target, _ = localPath(m.Target)
+		v.Target, _ = pweb.LocalPath(m.Target)
 	}
 	p.r.Page(w, r, http.StatusOK, "message", p.inboxData(w, r, u, v.Title, v))
 }

@@ -4,7 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"strings"
+
+	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
 // Where a person lands after signing in. A page that sends someone to
@@ -12,7 +13,7 @@ import (
 // as /signin?next=PATH. The sign-in form carries it in a hidden field; when
 // the password step needs a second factor, a short-lived cookie (nextCookie)
 // carries it to the factor step, which spends it. Only a local path is
-// ever followed (see localPath): anything else is ignored and the person
+// ever followed (see pweb.LocalPath): anything else is ignored and the person
 // lands on their landing page: /home for patients and caregivers,
 // /account for staff (see landing).
 
@@ -25,29 +26,9 @@ const (
 	nextCookieAge  = 10 * 60 // seconds
 )
 
-// maxNextLen bounds a next path: longer ones are ignored.
-const maxNextLen = 2048
-
-// localPath returns next when it is a path on this site that is safe to
-// redirect to, and false otherwise. A safe path starts with "/", is not
-// "//" (another host, for browsers), holds no backslash (which browsers
-// read as a slash) and no control character or space (browsers drop tabs
-// and newlines from URLs, which would turn "/\t/host" into "//host").
-func localPath(next string) (string, bool) {
-	if next == "" || len(next) > maxNextLen || next[0] != '/' || strings.HasPrefix(next, "//") {
-		return "", false
-	}
-	for i := 0; i < len(next); i++ {
-		if c := next[i]; c == '\\' || c <= ' ' || c == 0x7f {
-			return "", false
-		}
-	}
-	return next, true
-}
-
 // signInLink is the sign-in page that lands on next afterwards.
 func signInLink(next string) string {
-	if _, ok := localPath(next); !ok {
+	if _, ok := pweb.LocalPath(next); !ok {
 		return "/signin"
 	}
 	return "/signin?next=" + url.QueryEscape(next)
@@ -56,7 +37,7 @@ func signInLink(next string) string {
 // keepNext remembers next (when local) for the second-factor step, or
 // forgets any page remembered by an earlier sign-in.
 func (p *Pages) keepNext(w http.ResponseWriter, next string) {
-	if _, ok := localPath(next); !ok {
+	if _, ok := pweb.LocalPath(next); !ok {
 		p.forgetNext(w)
 		return
 	}
@@ -81,7 +62,7 @@ func (p *Pages) takeNext(w http.ResponseWriter, r *http.Request, otherwise strin
 	if err != nil {
 		return otherwise
 	}
-	if next, ok := localPath(string(raw)); ok {
+	if next, ok := pweb.LocalPath(string(raw)); ok {
 		return next
 	}
 	return otherwise

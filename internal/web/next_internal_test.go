@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/careloop/careloop/internal/notify"
+	pweb "github.com/careloop/careloop/internal/platform/web"
 )
 
 func TestLocalPath(t *testing.T) {
@@ -27,13 +28,13 @@ func TestLocalPath(t *testing.T) {
 		{"a newline", "/account\n/x", false},
 		{"a space", "/account messages", false},
 		{"a relative path", "account", false},
-		{"too long", "/" + strings.Repeat("a", maxNextLen), false},
+		{"too long", "/" + strings.Repeat("a", pweb.MaxLocalPath), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := localPath(tt.next)
+			got, ok := pweb.LocalPath(tt.next)
 			if ok != tt.ok || (ok && got != tt.next) || (!ok && got != "") {
-				t.Errorf("localPath(%q) = %q, %v; want ok %v", tt.next, got, ok, tt.ok)
+				t.Errorf("pweb.LocalPath(%q) = %q, %v; want ok %v", tt.next, got, ok, tt.ok)
 			}
 		})
 	}
@@ -51,7 +52,7 @@ func FuzzLocalPath(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, next string) {
-		got, ok := localPath(next)
+		got, ok := pweb.LocalPath(next)
 		if !ok {
 			if got != "" || signInLink(next) != "/signin" {
 				t.Fatalf("refused %q but returned %q, link %q", next, got, signInLink(next))
@@ -59,7 +60,7 @@ func FuzzLocalPath(f *testing.F) {
 			return
 		}
 		if got != next {
-			t.Fatalf("localPath(%q) changed it to %q", next, got)
+			t.Fatalf("pweb.LocalPath(%q) changed it to %q", next, got)
 		}
 		u, err := url.Parse(next)
 		if err != nil {

@@ -38,7 +38,7 @@ func (p *Pages) signInForm(r *http.Request, org, email string) (signInForm, erro
 }
 
 func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
-	next, _ := localPath(r.URL.Query().Get("next"))
+	next, _ := pweb.LocalPath(r.URL.Query().Get("next"))
 	if se, err := p.SignIn.Sessions.Find(r.Context(), p.Cookies.Secret(r)); err == nil {
 		seeOther(w, r, cmp.Or(next, landing(se.Role)))
 		return
@@ -67,7 +67,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	f.Next, _ = localPath(r.PostFormValue("next"))
+	f.Next, _ = pweb.LocalPath(r.PostFormValue("next"))
 	l := p.lang(r)
 	e := &pweb.FormErrors{}
 	required(e, field{"org", f.Org, l.T("form.org.empty")}, field{"email", email, l.T("form.email.empty")},

@@ -345,7 +345,7 @@ func (p *Pages) retryMessage(w http.ResponseWriter, r *http.Request, u *who) {
 		p.showStaffMessage(w, r, http.StatusConflict, u, e)
 		return
 	}
-	back, ok := localPath(r.PostFormValue("back"))
+	back, ok := pweb.LocalPath(r.PostFormValue("back"))
 	if !ok || !strings.HasPrefix(back, "/staff/") {
 		back = "/staff/messages/" + url.PathEscape(m.ID)
 	}

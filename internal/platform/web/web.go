@@ -113,6 +113,27 @@ type Data struct {
 	Switch *Switch
 }
 
+// MaxLocalPath bounds a path LocalPath accepts: longer ones are refused.
+const MaxLocalPath = 2048
+
+// LocalPath returns next when it is a path on this site that is safe to
+// redirect to (after sign-in, after switching the language), and false
+// otherwise. A safe path starts with "/", is not "//" (another host, for
+// browsers), holds no backslash (which browsers read as a slash) and no
+// control character or space (browsers drop tabs and newlines from URLs,
+// which would turn "/\t/host" into "//host").
+func LocalPath(next string) (string, bool) {
+	if next == "" || len(next) > MaxLocalPath || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "", false
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c == '\\' || c <= ' ' || c == 0x7f {
+			return "", false
+		}
+	}
+	return next, true
+}
+
 // PatientNav is the navigation of the pages for patients and caregivers
 // (the portal's and their account's), in the reader's language, with the
 // page at path current.
