@@ -242,30 +242,48 @@ func (s *Service) ByAnchor(ctx context.Context, orgID, anchor string) (*Journey,
 	return s.Get(ctx, orgID, id)
 }
 
-// Shared returns what of a patient's record has been shared with them:
-// the anchor and the report ("Type/id") of each journey released to the
-// patient. It is one indexed read, for pages that must show a patient
-// only their shared results (trends, downloads).
-func (s *Service) Shared(ctx context.Context, orgID, patientID string) (map[string]bool, error) {
-	rows, err := s.db.Read.QueryContext(ctx, "SELECT anchor, report_ref FROM journeys WHERE org_id = $1 AND patient_id = $2 AND released_at IS NOT NULL",
+// Sharing is what of a patient's record has been shared with them and
+// what is held back: the anchor and the report ("Type/id") of each
+// journey, by whether it was released to the patient.
+type Sharing struct {
+	// Shared holds those of every journey released to the patient.
+	Shared map[string]bool
+	// Held holds those of every journey not released yet, but those
+	// merged into another (whose release decides).
+	Held map[string]bool
+}
+
+// Sharing returns what of a patient's record has been shared with them,
+// in one indexed read, for pages that must show a patient only their
+// shared results (trends, downloads).
+func (s *Service) Sharing(ctx context.Context, orgID, patientID string) (Sharing, error) {
+	out := Sharing{Shared: map[string]bool{}, Held: map[string]bool{}}
+	rows, err := s.db.Read.QueryContext(ctx, "SELECT anchor, report_ref, released_at IS NOT NULL, merged_into FROM journeys WHERE org_id = $1 AND patient_id = $2",
 		orgID, patientID)
 	if err != nil {
-		return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+		return out, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
 	for rows.Next() {
-		var anchor, report string
-		if err := rows.Scan(&anchor, &report); err != nil {
-			return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+		var anchor, report, merged string
+		var released bool
+		if err := rows.Scan(&anchor, &report, &released, &merged); err != nil {
+			return out, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
 		}
-		out[anchor] = true
+		into := out.Shared
+		if !released {
+			if merged != "" {
+				continue
+			}
+			into = out.Held
+		}
+		into[anchor] = true
 		if report != "" {
-			out[report] = true
+			into[report] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
+		return out, fmt.Errorf("journey: shared results of %s: %w", patientID, err)
 	}
 	return out, nil
 }

@@ -82,28 +82,13 @@ func (p *Pages) wholeRecord(ctx context.Context, u *person, patientID, operation
 }
 
 // heldResults returns the reports and results of the patient's journeys
-// not released to them ("Type/id").
+// not released to them ("Type/id"), with the results those reports list.
 func (p *Pages) heldResults(ctx context.Context, u *person, patientID string, related []*fhir.Stored) (map[string]bool, error) {
-	held := map[string]bool{}
-	cursor := ""
-	for {
-		js, _, next, err := p.Journeys.OfPatients(ctx, u.p.OrgID, []string{patientID}, cursor, 200)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range js {
-			if j.ReleasedAt == nil {
-				held[j.Anchor] = true
-				if j.ReportRef != "" {
-					held[j.ReportRef] = true
-				}
-			}
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
+	sharing, err := p.Journeys.Sharing(ctx, u.p.OrgID, patientID)
+	if err != nil {
+		return nil, err
 	}
+	held := sharing.Held
 	for _, st := range related {
 		if st.Type != "DiagnosticReport" || !held[st.Ref()] {
 			continue

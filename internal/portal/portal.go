@@ -69,7 +69,7 @@ type Journeys interface {
 	Viewed(ctx context.Context, orgID, id string, by journey.Actor, check journey.Check) error
 	Acknowledged(ctx context.Context, orgID, id string, by journey.Actor, check journey.Check) error
 	Policy(ctx context.Context, orgID string) (journey.Policy, error)
-	Shared(ctx context.Context, orgID, patientID string) (map[string]bool, error)
+	Sharing(ctx context.Context, orgID, patientID string) (journey.Sharing, error)
 }
 
 // Records reads the FHIR resources behind results; *fhir.Store and

@@ -187,10 +187,11 @@ func (p *Pages) readResults(ctx context.Context, u *person, j *journey.Journey, 
 // patient has been given (of journeys released to them), oldest first.
 func (p *Pages) trends(ctx context.Context, u *person, patientID string, facts interpret.Patient, codes []string, d dates, page *resultPage) error {
 	org := u.p.OrgID
-	shared, err := p.Journeys.Shared(ctx, org, patientID)
+	sharing, err := p.Journeys.Sharing(ctx, org, patientID)
 	if err != nil {
 		return err
 	}
+	shared := sharing.Shared
 	or := make([]string, len(codes))
 	for i, c := range codes {
 		or[i] = loinc + "|" + c
