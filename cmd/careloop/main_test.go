@@ -230,10 +230,10 @@ func TestDemoSeedsServesAndReusesItsData(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dataDir, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("secret key file: %v %v", st, err)
 	}
-	// Job metrics follow the job's completion, which is recorded in batches.
+	// The counts per type follow the demo's writes through the outbox.
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		code, body := get(t, base+"/metrics")
-		if code == 200 && strings.Contains(body, "careloop_http_requests_total") && strings.Contains(body, `careloop_jobs_finished_total{kind="fhir.resources_changed",outcome="completed"}`) {
+		if code == 200 && strings.Contains(body, "careloop_http_requests_total") && strings.Contains(body, `careloop_outbox_applied_total{topic="fhir.counts"}`) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -30,6 +30,7 @@ import (
 	"github.com/careloop/careloop/internal/platform/httpx"
 	"github.com/careloop/careloop/internal/platform/jobs"
 	"github.com/careloop/careloop/internal/platform/keys"
+	"github.com/careloop/careloop/internal/platform/outbox"
 	"github.com/careloop/careloop/internal/session"
 	"github.com/careloop/careloop/internal/tenant"
 )
@@ -106,7 +107,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		// resource written without one has its patients read from the JSON.
 		a.Resources.KeepCompartments(access.Compartments(cfg.BaseURL.String() + "/fhir"))
 	}
-	a.wireJourneys()
+	m, err := outbox.NewMetrics(a.Registry)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Jobs.AddConsumer(outbox.New(outbox.Config{DB: d, Topic: fhir.CountsTopic, Handler: fhir.ApplyCounts,
+		Poll: cfg.JobPollInterval, Log: log.With("component", "fhir"), Metrics: m}))
+	a.wireJourneys(m)
 	a.Search = fhir.NewSearcher(d, fhir.LookupParam)
 	a.Accounts = identity.NewStore(d)
 

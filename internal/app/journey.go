@@ -14,6 +14,7 @@ import (
 	"github.com/careloop/careloop/internal/interpret"
 	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/platform/httpx"
+	"github.com/careloop/careloop/internal/platform/outbox"
 )
 
 // journeyDeps are the journeys' store and queue, which App builds after the
@@ -58,12 +59,15 @@ func (a *App) addJourneyWorkers(workers *river.Workers) error {
 	return nil
 }
 
-// wireJourneys hands the journeys the queue and the FHIR store, and makes
-// every FHIR write of the types that move journeys announce itself to them.
-func (a *App) wireJourneys() {
+// wireJourneys hands the journeys the queue and the FHIR store, makes
+// every FHIR write of the types that move journeys announce itself to them
+// through the outbox, and runs their consumer with the queue.
+func (a *App) wireJourneys(m *outbox.Metrics) {
 	a.journeyDeps.resources = a.Resources
 	a.journeyDeps.jobs = journey.RiverJobs{Queue: a.Jobs}
-	a.Resources.AlsoAnnounce(journey.Announce)
+	a.Resources.OnWrite(journey.Announce)
+	a.Jobs.AddConsumer(outbox.New(outbox.Config{DB: a.DB, Topic: journey.Topic, Handler: a.Journeys.ApplyItems,
+		Poll: a.Config.JobPollInterval, Log: a.Log.With("component", "journey"), Metrics: m}))
 }
 
 // journeyAPI returns the journeys' JSON API for signed-in people, audited

@@ -134,12 +134,13 @@ func BenchmarkCriticalToEscalation(b *testing.B) {
 	b.ReportMetric(rate, "writes/s")
 }
 
-// BenchmarkJourneyEvents measures how fast the journey workers apply FHIR
-// writes: orders (a ServiceRequest, 5 Observations, the final
-// DiagnosticReport: 7 versions, one transaction each) are written while the
-// job queue is stopped, then the queue starts and the time until every
-// journey.changes job is done gives the events (versions applied) per
-// second. Run it with -benchtime 1x; each iteration writes 1,000 orders.
+// BenchmarkJourneyEvents measures how fast the journeys' consumer applies
+// FHIR writes: orders (a ServiceRequest, 5 Observations, the final
+// DiagnosticReport: 7 versions written in one transaction) are written
+// while the background work is stopped, then it starts and the time until
+// every journey outbox item is applied gives the events (versions applied)
+// per second. Run it with -benchtime 1x; each iteration writes 1,000
+// orders.
 func BenchmarkJourneyEvents(b *testing.B) {
 	s := newServer(b, db.SQLite)
 	putPatients(s, 200)

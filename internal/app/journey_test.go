@@ -17,6 +17,7 @@ import (
 	"github.com/careloop/careloop/internal/journey"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 // runJobs starts the job queue of s until the test ends.
@@ -39,24 +40,18 @@ func (s *server) runJobs() {
 func (s *server) settle() {
 	s.t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		var waiting, failed int
-		var errText string
-		err := s.a.DB.Read.QueryRow(`SELECT
-			COALESCE(SUM(CASE WHEN CAST(state AS TEXT) IN ('available', 'running', 'pending') THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN errors IS NOT NULL THEN 1 ELSE 0 END), 0),
-			COALESCE(MAX(CASE WHEN errors IS NOT NULL THEN CAST(errors AS TEXT) END), '')
-			FROM river_job WHERE kind LIKE 'journey.%'`).Scan(&waiting, &failed, &errText)
+		b, err := jobs.BacklogOf(context.Background(), s.a.DB, "journey.")
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		if failed > 0 {
-			s.t.Fatalf("%d journey jobs failed: %.1000s", failed, errText)
+		if b.Failed > 0 {
+			s.t.Fatalf("%d journey jobs failed: %.1000s", b.Failed, b.LastError)
 		}
-		if waiting == 0 {
+		if b.Waiting == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%d journey jobs still waiting after two minutes", waiting)
+			s.t.Fatalf("%d journey jobs still waiting after two minutes", b.Waiting)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -68,7 +68,7 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	}
 	e := &env{t: t, d: d, org: o.ID, now: now, audit: &recordingAudit{}}
 	e.store = fhir.NewStore(d, q, fhir.NewSpecIndexer())
-	e.store.AlsoAnnounce(journey.Announce)
+	e.store.OnWrite(journey.Announce)
 	e.search = fhir.NewSearcher(d, fhir.LookupParam)
 	e.journey = journey.New(journey.Config{DB: d, Resources: e.store, Jobs: journey.RiverJobs{Queue: q}, Now: e.clock})
 	e.notes = newTableNotifier(t, d)

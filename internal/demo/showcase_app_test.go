@@ -14,6 +14,7 @@ import (
 	"github.com/careloop/careloop/internal/notify"
 	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 // TestShowcaseInTheApp seeds the demo as "careloop demo" does, on the
@@ -271,22 +272,18 @@ func events(t *testing.T, a *app.App, org, patientID string) int {
 func settle(t *testing.T, a *app.App) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		var waiting, failed int
-		err := a.DB.Read.QueryRow(`SELECT
-			COALESCE(SUM(CASE WHEN CAST(state AS TEXT) IN ('available', 'running', 'pending', 'retryable') THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN errors IS NOT NULL THEN 1 ELSE 0 END), 0)
-			FROM river_job WHERE kind LIKE 'journey.%'`).Scan(&waiting, &failed)
+		b, err := jobs.BacklogOf(context.Background(), a.DB, "journey.")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed > 0 {
-			t.Fatalf("%d journey jobs failed", failed)
+		if b.Failed > 0 {
+			t.Fatalf("%d journey jobs failed: %.1000s", b.Failed, b.LastError)
 		}
-		if waiting == 0 {
+		if b.Waiting == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d journey jobs still waiting after two minutes", waiting)
+			t.Fatalf("%d journey jobs still waiting after two minutes", b.Waiting)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,7 +5,9 @@
 // meta.lastUpdated: the current version in fhir_resources and every earlier
 // version in fhir_resource_history, so each version's JSON is stored once.
 // Every write also rewrites the resource's rows in the typed search index
-// tables and inserts a fhir.resources_changed job, all in one transaction.
+// tables and announces its changes (an outbox item that keeps the counts
+// per type, and the reactions of other modules: OnWrite), all in one
+// transaction.
 package fhir
 
 import (
@@ -92,8 +94,8 @@ type Store struct {
 	indexer Indexer
 	now     func() time.Time
 	stats   statsKeeper
-	// also are the other modules' reactions to writes (AlsoAnnounce).
-	also []func(ResourcesChangedArgs) river.JobArgs
+	// onWrite are the other modules' reactions to writes (OnWrite).
+	onWrite []func(ctx context.Context, tx *sql.Tx, c ResourcesChangedArgs) error
 	// compartment, when set, is kept with every version written
 	// (KeepCompartments).
 	compartment CompartmentFunc
@@ -122,14 +124,14 @@ func setPatients(st *Stored, col sql.NullString) {
 	}
 }
 
-// AlsoAnnounce makes every write transaction also insert the job that f
-// returns for its changes, beside fhir.resources_changed and in the same
-// transaction: a module reacts to writes without ever missing one. f
-// returns nil to skip a change set; it must be quick and must not keep the
-// args. Call AlsoAnnounce while wiring, before the Store is used: it is not
+// OnWrite makes every write transaction also call f with its changes, in
+// the same transaction, so that a module reacts to writes without ever
+// missing one: f typically enqueues an outbox item for the module's
+// consumer. f must be quick, must not keep c, and fails the write when it
+// fails. Call OnWrite while wiring, before the Store is used: it is not
 // safe to call concurrently with writes.
-func (s *Store) AlsoAnnounce(f func(ResourcesChangedArgs) river.JobArgs) {
-	s.also = append(s.also, f)
+func (s *Store) OnWrite(f func(ctx context.Context, tx *sql.Tx, c ResourcesChangedArgs) error) {
+	s.onWrite = append(s.onWrite, f)
 }
 
 // NewStore returns a Store on d that announces changes through jobs and
@@ -176,8 +178,8 @@ func (c *changeSet) add(s *Stored, live int64) {
 	c.refs = append(c.refs, fmt.Sprintf("%s/%s/_history/%d", s.Type, s.ID, s.VersionID))
 }
 
-// announce inserts one fhir.resources_changed job for the changes in tx,
-// and the jobs of the modules that asked with AlsoAnnounce.
+// announce enqueues the changes in tx for the counts per type
+// (CountsTopic) and hands them to the modules that asked with OnWrite.
 func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *changeSet) error {
 	if len(c.refs) == 0 {
 		return nil
@@ -187,14 +189,12 @@ func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *chang
 		args.Types = append(args.Types, t)
 	}
 	sort.Strings(args.Types)
-	if _, err := s.jobs.InsertTx(ctx, tx, args, nil); err != nil {
-		return fmt.Errorf("fhir: announce changes: %w", err)
+	if err := enqueueCounts(ctx, tx, orgID, c.live); err != nil {
+		return err
 	}
-	for _, f := range s.also {
-		if job := f(args); job != nil {
-			if _, err := s.jobs.InsertTx(ctx, tx, job, nil); err != nil {
-				return fmt.Errorf("fhir: announce changes as %s: %w", job.Kind(), err)
-			}
+	for _, f := range s.onWrite {
+		if err := f(ctx, tx, args); err != nil {
+			return fmt.Errorf("fhir: announce changes: %w", err)
 		}
 	}
 	return nil
@@ -401,7 +401,7 @@ func (s *Store) History(ctx context.Context, orgID string, q HistoryQuery) ([]St
 }
 
 // Counts returns the number of live resources of each type of the
-// organisation, as last tallied by the fhir.resources_changed job.
+// organisation, as last tallied from the writes' outbox items (CountsTopic).
 func (s *Store) Counts(ctx context.Context, orgID string) (map[string]int64, error) {
 	rows, err := s.db.Read.QueryContext(ctx, "SELECT resource_type, live FROM fhir_type_counts WHERE org_id = $1", orgID)
 	if err != nil {

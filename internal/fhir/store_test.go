@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/platform/outbox"
 	"github.com/careloop/careloop/internal/tenant"
 )
 
@@ -218,34 +220,31 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-func TestResourcesChangedJobCounts(t *testing.T) {
+func TestCounts(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		a := org(t, d, "clinic-a")
 		ws := river.NewWorkers()
 		river.AddWorker(ws, fhir.NewCountWorker(d))
 		s, q := newStore(t, d, ws)
+		counts := outbox.New(outbox.Config{DB: d, Topic: fhir.CountsTopic, Handler: fhir.ApplyCounts})
 		write := func(fn func(tx *sql.Tx) error) {
 			t.Helper()
 			if err := d.InTx(ctx, fn); err != nil {
 				t.Fatal(err)
 			}
 		}
-		waitFor := func(want map[string]int64) {
+		check := func(want map[string]int64) {
 			t.Helper()
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				counts, err := s.Counts(ctx, a)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if fmt.Sprint(counts) == fmt.Sprint(want) {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("counts %v, want %v", counts, want)
-				}
-				time.Sleep(10 * time.Millisecond)
+			if _, err := counts.Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Counts(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("counts %v, want %v", got, want)
 			}
 		}
 		// p1 twice in one call: one resource.
@@ -253,11 +252,7 @@ func TestResourcesChangedJobCounts(t *testing.T) {
 			_, err := s.PutTx(ctx, tx, a, []fhir.Resource{patient("p1", "A"), patient("p2", "B"), patient("p1", "A2")})
 			return err
 		})
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer q.Stop(ctx)
-		waitFor(map[string]int64{"Patient": 2})
+		check(map[string]int64{"Patient": 2})
 		// Deleting counts down, deleting again changes nothing, creating
 		// again after deletion counts up, updating a live one does not.
 		write(func(tx *sql.Tx) error {
@@ -267,7 +262,17 @@ func TestResourcesChangedJobCounts(t *testing.T) {
 			_, err := s.DeleteTx(ctx, tx, a, "Patient", "p2")
 			return err
 		})
-		waitFor(map[string]int64{"Patient": 1})
+		check(map[string]int64{"Patient": 1})
+		// A write that rolls back counts nothing.
+		err := d.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := s.CreateTx(ctx, tx, a, "Patient", "p9", patient("p9", "Gone").JSON); err != nil {
+				return err
+			}
+			return errors.New("the write fails")
+		})
+		if err == nil {
+			t.Fatal("the write should have failed")
+		}
 		write(func(tx *sql.Tx) error {
 			if _, _, err := s.UpdateTx(ctx, tx, a, "Patient", "p2", patient("p2", "B again").JSON, 0); err != nil {
 				return err
@@ -278,9 +283,33 @@ func TestResourcesChangedJobCounts(t *testing.T) {
 			_, err := s.CreateTx(ctx, tx, a, "Observation", "", []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
 			return err
 		})
-		waitFor(map[string]int64{"Observation": 1, "Patient": 2})
-		// Every job completed exactly once: the counts stay put.
+		check(map[string]int64{"Observation": 1, "Patient": 2})
+		// Every item is counted exactly once: the counts stay put.
+		check(map[string]int64{"Observation": 1, "Patient": 2})
+
+		// A fhir.resources_changed job queued by an earlier version is
+		// still counted, once.
+		write(func(tx *sql.Tx) error {
+			_, err := q.InsertTx(ctx, tx, fhir.ResourcesChangedArgs{OrgID: a, Types: []string{"Observation"}, Live: map[string]int64{"Observation": 2}}, nil)
+			return err
+		})
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer q.Stop(ctx)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			got, err := s.Counts(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["Observation"] == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the queued job was not counted: %v", got)
+			}
+		}
 		time.Sleep(200 * time.Millisecond)
-		waitFor(map[string]int64{"Observation": 1, "Patient": 2})
+		check(map[string]int64{"Observation": 3, "Patient": 2})
 	})
 }

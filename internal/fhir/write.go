@@ -350,7 +350,7 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 }
 
 // finish flushes the queued versions and announces every change of the
-// writer with one fhir.resources_changed job.
+// writer at once.
 func (w *writer) finish(ctx context.Context, tx *sql.Tx) error {
 	if err := w.flush(ctx, tx); err != nil {
 		return err
@@ -394,8 +394,7 @@ func (s *Store) DeleteTx(ctx context.Context, tx *sql.Tx, orgID, typ, id string)
 }
 
 // PutTx stores rs for the organisation in tx, each as the next version of
-// its id (version 1 when new), and inserts one fhir.resources_changed job
-// for the batch. Nothing is stored if any resource is invalid.
+// its id (version 1 when new), and announces the batch's changes at once. Nothing is stored if any resource is invalid.
 func (s *Store) PutTx(ctx context.Context, tx *sql.Tx, orgID string, rs []Resource) ([]Stored, error) {
 	for _, r := range rs {
 		if err := check(r); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -12,10 +13,65 @@ import (
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/platform/outbox"
 )
 
-// ChangesArgs asks the journeys to apply FHIR versions written in one
-// transaction ("Type/id/_history/v"), of the types that move journeys.
+// Topic is the outbox topic of the journeys: each write transaction that
+// touched a type that moves journeys enqueues one item (Announce) naming
+// the versions it wrote, and the journeys' consumer applies the items in
+// batches (Service.ApplyItems).
+const Topic = "journey.changes"
+
+// Announce enqueues, in the write transaction tx, the versions of c whose
+// types move journeys; a write that touched none enqueues nothing. Pass it
+// to fhir.Store.OnWrite.
+func Announce(ctx context.Context, tx *sql.Tx, c fhir.ResourcesChangedArgs) error {
+	v := Relevant(c.Refs)
+	if len(v) == 0 {
+		return nil
+	}
+	return outbox.Enqueue(ctx, tx, Topic, c.OrgID, []byte(strings.Join(v, " ")))
+}
+
+// ApplyItems is the outbox handler of Topic: it applies the versions of a
+// batch of writes in tx, which also deletes the items, so a batch is
+// applied exactly once; a version already applied is never applied twice
+// (see Apply). Each organisation's items are applied in order, in one
+// pass: a journey that several of them move is stored once, with all its
+// events. The function returned sends the notices once tx commits.
+func (s *Service) ApplyItems(ctx context.Context, sqlTx *sql.Tx, items []outbox.Item) (func(), error) {
+	var orgs []string
+	byOrg := map[string][]*resource{}
+	for _, it := range items {
+		rs, err := s.read(ctx, it.OrgID, strings.Fields(string(it.Payload)))
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := byOrg[it.OrgID]; !ok {
+			orgs = append(orgs, it.OrgID)
+		}
+		byOrg[it.OrgID] = append(byOrg[it.OrgID], rs...)
+	}
+	var done []*tx
+	for _, org := range orgs {
+		t, err := s.applyRead(ctx, sqlTx, org, byOrg[org])
+		if err != nil {
+			return nil, err
+		}
+		done = append(done, t)
+	}
+	return func() {
+		for _, t := range done {
+			s.committed(ctx, t)
+		}
+	}, nil
+}
+
+// ChangesArgs is the journey.changes job that earlier versions inserted
+// with each write of a type that moves journeys: the versions written in
+// one transaction ("Type/id/_history/v"). Writes now enqueue an outbox
+// item instead (Announce); ChangesWorker works off the jobs still queued
+// after an upgrade.
 type ChangesArgs struct {
 	OrgID    string   `json:"org_id"`
 	Versions []string `json:"versions"`
@@ -23,17 +79,6 @@ type ChangesArgs struct {
 
 // Kind names the job.
 func (ChangesArgs) Kind() string { return "journey.changes" }
-
-// Announce returns the journey.changes job for a FHIR write, or nil when
-// the write touched no type that moves journeys. Pass it to
-// fhir.Store.AlsoAnnounce.
-func Announce(c fhir.ResourcesChangedArgs) river.JobArgs {
-	v := Relevant(c.Refs)
-	if len(v) == 0 {
-		return nil
-	}
-	return ChangesArgs{OrgID: c.OrgID, Versions: v}
-}
 
 // ChangesWorker applies journey.changes jobs: the journey events and the
 // job's completion commit in one transaction, so a job River runs again

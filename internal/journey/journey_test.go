@@ -16,6 +16,7 @@ import (
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 	"github.com/careloop/careloop/internal/platform/errs"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/platform/outbox"
 	"github.com/careloop/careloop/internal/tenant"
 )
 
@@ -72,7 +73,7 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	}
 	e := &env{t: t, d: d, org: o.ID, now: start}
 	e.store = fhir.NewStore(d, q, fhir.NewSpecIndexer())
-	e.store.AlsoAnnounce(journey.Announce)
+	e.store.OnWrite(journey.Announce)
 	e.s = journey.New(journey.Config{DB: d, Resources: e.store, Jobs: journey.RiverJobs{Queue: q}, Notifier: e, Now: e.clock})
 	e.put(`{"resourceType":"Patient","id":"pat","gender":"female","birthDate":"1970-05-01"}`,
 		`{"resourceType":"Practitioner","id":"doc"}`)
@@ -596,26 +597,46 @@ func TestCorrectionAndFollowup(t *testing.T) {
 	})
 }
 
-// TestAnnounceInSameTransaction: the FHIR write inserts the journey.changes
-// job with the versions of the watched types, and none for other types.
+// announced returns the versions of the journeys' outbox items, oldest
+// first, one string per write.
+func (e *env) announced() []string {
+	e.t.Helper()
+	rows, err := e.d.Read.Query("SELECT payload FROM outbox WHERE topic = $1 ORDER BY seq", journey.Topic)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestAnnounceInSameTransaction: the FHIR write enqueues the journeys'
+// outbox item with the versions of the watched types, and none for other
+// types.
 func TestAnnounceInSameTransaction(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		before := len(e.jobsOf("journey.changes"))
+		before := len(e.announced())
 		e.put(`{"resourceType":"Patient","id":"other"}`)
-		if n := len(e.jobsOf("journey.changes")); n != before {
-			t.Fatalf("a Patient write inserted a journey job (%d → %d)", before, n)
+		if n := len(e.announced()); n != before {
+			t.Fatalf("a Patient write enqueued a journey item (%d → %d)", before, n)
 		}
-		v := e.put(`{"resourceType":"Patient","id":"p2"}`, fmt.Sprintf(order, "sr1", "active"))
-		js := e.jobsOf("journey.changes")
-		if len(js) != before+1 {
-			t.Fatalf("%d journey jobs, want %d", len(js), before+1)
+		v := e.put(`{"resourceType":"Patient","id":"p2"}`, fmt.Sprintf(order, "sr1", "active"), fmt.Sprintf(order, "sr2", "active"))
+		items := e.announced()
+		if len(items) != before+1 {
+			t.Fatalf("%d journey items, want %d", len(items), before+1)
 		}
-		got := fmt.Sprint(js[len(js)-1].args["versions"])
-		if got != fmt.Sprint([]any{v[1]}) {
-			t.Fatalf("job versions %s, want [%s]", got, v[1])
+		if got, want := items[len(items)-1], v[1]+" "+v[2]; got != want {
+			t.Fatalf("item versions %q, want %q", got, want)
 		}
-		// A failed write inserts no job.
+		// A failed write enqueues nothing.
 		err := d.InTx(context.Background(), func(tx *sql.Tx) error {
 			if _, err := e.store.PutTx(context.Background(), tx, e.org, []fhir.Resource{{Type: "ServiceRequest", ID: "sr3",
 				JSON: []byte(fmt.Sprintf(order, "sr3", "active"))}}); err != nil {
@@ -623,8 +644,76 @@ func TestAnnounceInSameTransaction(t *testing.T) {
 			}
 			return errs.E(errs.Conflict, "rolled back")
 		})
-		if errs.CodeOf(err) != errs.Conflict || len(e.jobsOf("journey.changes")) != before+1 {
-			t.Fatalf("rolled back write: %v, %d jobs", err, len(e.jobsOf("journey.changes")))
+		if errs.CodeOf(err) != errs.Conflict || len(e.announced()) != before+1 {
+			t.Fatalf("rolled back write: %v, %d items", err, len(e.announced()))
+		}
+	})
+}
+
+// TestBatchAppliesAsOneByOne: the journeys' consumer applies the writes of
+// many transactions in one batch, and the journey ends where applying each
+// write on its own leads; the items of writes applied already change
+// nothing.
+func TestBatchAppliesAsOneByOne(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		ctx := context.Background()
+		steps := func(sr, sp, k, dr string) [][]string {
+			return [][]string{
+				{fmt.Sprintf(order, sr, "active")},
+				{`{"resourceType":"Specimen","id":"` + sp + `","status":"available","request":[{"reference":"ServiceRequest/` + sr +
+					`"}],"subject":{"reference":"Patient/pat"},"collection":{"collectedDateTime":"2026-11-20T08:00:00Z"}}`},
+				{fmt.Sprintf(potassium, k, "preliminary", "5.9", "H"), fmt.Sprintf(report, dr, "preliminary", sr, k)},
+				{fmt.Sprintf(potassium, k, "final", "6.9", "HH"), fmt.Sprintf(report, dr, "final", sr, k)},
+			}
+		}
+		for _, w := range steps("sr-a", "sp-a", "k-a", "dr-a") {
+			e.write(w...)
+		}
+		a, evA := e.journey("ServiceRequest/sr-a")
+		for _, w := range steps("sr-b", "sp-b", "k-b", "dr-b") {
+			e.put(w...)
+		}
+		c := outbox.New(outbox.Config{DB: d, Topic: journey.Topic, Handler: e.s.ApplyItems})
+		if n, err := c.Drain(ctx); err != nil || n != 8 {
+			t.Fatalf("drained %d items, %v; want the 8 writes", n, err)
+		}
+		if left := e.announced(); len(left) != 0 {
+			t.Fatalf("%d items left", len(left))
+		}
+		a2, evA2 := e.journey("ServiceRequest/sr-a")
+		if len(evA2) != len(evA) || a2.Stage != a.Stage || !a2.UpdatedAt.Equal(a.UpdatedAt) {
+			t.Fatalf("the items of writes applied already changed the journey: %d → %d events", len(evA), len(evA2))
+		}
+		b, evB := e.journey("ServiceRequest/sr-b")
+		if got, want := stages(evB), stages(evA); got != want {
+			t.Fatalf("batched stages %q, one by one %q", got, want)
+		}
+		if b.Stage != a.Stage || b.Flag != journey.Critical || a.Flag != journey.Critical || b.DueStep != a.DueStep ||
+			b.DueAt == nil || a.DueAt == nil || b.ReleasedAt == nil || b.ReportRef != "DiagnosticReport/dr-b" {
+			t.Fatalf("batched %+v\none by one %+v", b, a)
+		}
+		running := func(j *journey.Journey) (n int) {
+			for _, r := range e.jobsOf("journey.deadline") {
+				if r.args["journey_id"] == j.ID && r.state != "cancelled" {
+					n++
+				}
+			}
+			return n
+		}
+		if running(a) != 1 || running(b) != 1 {
+			t.Fatalf("deadline jobs running: %d one by one, %d batched; want one each", running(a), running(b))
+		}
+		told := func(j *journey.Journey) (n int) {
+			for _, no := range e.notices {
+				if no.JourneyID == j.ID && no.To == "patient" {
+					n++
+				}
+			}
+			return n
+		}
+		if told(a) != 1 || told(b) != 1 {
+			t.Fatalf("the patient was told %d times one by one, %d batched; want once each", told(a), told(b))
 		}
 	})
 }

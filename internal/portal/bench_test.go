@@ -15,6 +15,7 @@ import (
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/loadgen"
 	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 // BenchmarkPortalPages measures the portal's home and result pages with
@@ -138,11 +139,11 @@ func BenchmarkPortalPages(b *testing.B) {
 func (s *site) quiet(t testing.TB) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Minute); ; {
-		var n int
-		err := s.app.DB.Read.QueryRow("SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'pending')").Scan(&n)
+		b, err := jobs.BacklogOf(context.Background(), s.app.DB, "")
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := b.Waiting
 		if n == 0 {
 			return
 		}

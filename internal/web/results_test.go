@@ -18,6 +18,7 @@ import (
 
 	"github.com/careloop/careloop/internal/identity"
 	"github.com/careloop/careloop/internal/journey"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 // startJourneySite starts a site whose job queue runs, so that FHIR
@@ -41,24 +42,18 @@ func startJourneySite(t *testing.T) *site {
 func (s *site) settleJourneys(t testing.TB) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		var waiting, failed int
-		var errText string
-		err := s.app.DB.Read.QueryRow(`SELECT
-			COALESCE(SUM(CASE WHEN CAST(state AS TEXT) IN ('available', 'running', 'pending', 'retryable') THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN errors IS NOT NULL THEN 1 ELSE 0 END), 0),
-			COALESCE(MAX(CASE WHEN errors IS NOT NULL THEN CAST(errors AS TEXT) END), '')
-			FROM river_job WHERE kind LIKE 'journey.%'`).Scan(&waiting, &failed, &errText)
+		b, err := jobs.BacklogOf(context.Background(), s.app.DB, "journey.")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed > 0 {
-			t.Fatalf("%d journey jobs failed: %.1000s", failed, errText)
+		if b.Failed > 0 {
+			t.Fatalf("%d journey jobs failed: %.1000s", b.Failed, b.LastError)
 		}
-		if waiting == 0 {
+		if b.Waiting == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d journey jobs still waiting after two minutes", waiting)
+			t.Fatalf("%d journey jobs still waiting after two minutes", b.Waiting)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

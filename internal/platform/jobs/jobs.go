@@ -5,14 +5,20 @@
 // to (InsertTx), so either both are stored or neither: the transactional
 // outbox. Jobs survive restarts and kill -9; a job that was running when its
 // process died is rescued and run again, so workers must be idempotent.
+//
+// The queue also runs the outbox consumers of the process
+// (internal/platform/outbox, AddConsumer), so that everything working in
+// the background starts and stops together.
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +30,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/outbox"
 )
 
 // Client is the River client over database/sql transactions.
@@ -52,12 +59,21 @@ type Config struct {
 	Registry prometheus.Registerer
 }
 
-// Queue is the durable job queue of one careloop process.
+// Queue is the durable job queue of one careloop process, and the
+// outbox consumers that run beside it (AddConsumer).
 type Queue struct {
-	client  *Client
-	working bool
-	metrics *metrics
+	client    *Client
+	working   bool
+	metrics   *metrics
+	consumers []*outbox.Consumer
+	mu        sync.Mutex
+	stop      context.CancelFunc // ends the consumers; nil when they do not run
+	stopped   chan struct{}      // closed when they have ended
 }
+
+// AddConsumer makes the queue run c from Start to Stop, beside the jobs.
+// Call it before Start; an insert-only queue runs no consumer.
+func (q *Queue) AddConsumer(c *outbox.Consumer) { q.consumers = append(q.consumers, c) }
 
 // Driver returns the River driver for d.
 func Driver(d *db.DB) riverdriver.Driver[*sql.Tx] {
@@ -143,6 +159,19 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stop != nil {
+		return nil // the consumers run already
+	}
+	run, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	q.stop, q.stopped = stop, stopped
+	var wg sync.WaitGroup
+	for _, c := range q.consumers {
+		wg.Go(func() { c.Run(run) })
+	}
+	go func() { wg.Wait(); close(stopped) }()
 	return nil
 }
 
@@ -153,6 +182,13 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	q.mu.Lock()
+	if q.stop != nil {
+		q.stop() // a batch under way rolls back and is applied by the next run
+		<-q.stopped
+		q.stop, q.stopped = nil, nil
+	}
+	q.mu.Unlock()
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -186,4 +222,45 @@ func CompleteTx[T river.JobArgs](ctx context.Context, tx *sql.Tx, job *river.Job
 		return fmt.Errorf("jobs: complete %s job %d: %w", job.Kind, job.ID, err)
 	}
 	return nil
+}
+
+// Backlog is the work of some kinds not done yet.
+type Backlog struct {
+	// Waiting counts the jobs due, running or to be retried, and the
+	// outbox items waiting to be applied.
+	Waiting int
+	// Failed counts the jobs and the outbox items with a failed attempt
+	// (some may still succeed); LastError is one of their errors.
+	Failed    int
+	LastError string
+}
+
+// BacklogOf returns the backlog of the jobs whose kind, and the outbox
+// items whose topic, starts with prefix ("journey." say; "" for all).
+// Tests wait on it for the background work of their writes, and
+// operators read it to see whether the workers keep up.
+func BacklogOf(ctx context.Context, d *db.DB, prefix string) (Backlog, error) {
+	var b Backlog
+	var jobErr, itemErr string
+	err := d.Read.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN CAST(state AS TEXT) IN ('available', 'running', 'pending', 'retryable') THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN errors IS NOT NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN errors IS NOT NULL THEN CAST(errors AS TEXT) END), '')
+		FROM river_job WHERE kind LIKE $1`, prefix+"%").Scan(&b.Waiting, &b.Failed, &jobErr)
+	if err != nil {
+		return b, fmt.Errorf("jobs: backlog of %q: %w", prefix, err)
+	}
+	var waiting, failed int
+	err = d.Read.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN failed_at IS NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN attempts > 0 THEN last_error END), '')
+		FROM outbox WHERE topic LIKE $1`, prefix+"%").Scan(&waiting, &failed, &itemErr)
+	if err != nil {
+		return b, fmt.Errorf("jobs: outbox backlog of %q: %w", prefix, err)
+	}
+	b.Waiting += waiting
+	b.Failed += failed
+	b.LastError = cmp.Or(jobErr, itemErr)
+	return b, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 	"github.com/careloop/careloop/internal/platform/jobs"
+	"github.com/careloop/careloop/internal/platform/outbox"
 )
 
 // markArgs asks the worker to confirm the mark row written with the job.
@@ -292,3 +293,72 @@ func BenchmarkJobThroughput(b *testing.B) {
 }
 
 var benchWorkers = 100
+
+// TestQueueRunsConsumers: the queue runs its outbox consumers from Start
+// to Stop, once however often it is started, and reports their backlog.
+func TestQueueRunsConsumers(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		setup(t, d)
+		q := newQueue(t, d, func(w *river.Workers) { river.AddWorker(w, &markWorker{d: d, done: make(chan string, 1)}) })
+		var calls atomic.Int64
+		q.AddConsumer(outbox.New(outbox.Config{DB: d, Topic: "test.marks", Poll: 5 * time.Millisecond,
+			Handler: func(ctx context.Context, tx *sql.Tx, items []outbox.Item) (func(), error) {
+				calls.Add(1)
+				for _, it := range items {
+					if _, err := tx.ExecContext(ctx, "INSERT INTO test_marks (org_id, key) VALUES ($1, $2)", it.OrgID, string(it.Payload)); err != nil {
+						return nil, err
+					}
+				}
+				return nil, nil
+			}}))
+		enqueue := func(key string) {
+			t.Helper()
+			if err := d.InTx(ctx, func(tx *sql.Tx) error { return outbox.Enqueue(ctx, tx, "test.marks", "org", []byte(key)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitIdle := func() {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				b, err := jobs.BacklogOf(ctx, d, "test.")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b.Waiting == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d items still waiting", b.Waiting)
+				}
+			}
+		}
+		enqueue("first")
+		if b, err := jobs.BacklogOf(ctx, d, "test."); err != nil || b.Waiting != 1 {
+			t.Fatalf("backlog before the start: %+v, %v", b, err)
+		}
+		for range 2 {
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitIdle()
+		if err := q.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		enqueue("while stopped")
+		time.Sleep(50 * time.Millisecond)
+		if b, _ := jobs.BacklogOf(ctx, d, "test."); b.Waiting != 1 {
+			t.Fatalf("a stopped queue applied items: %+v", b)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer q.Stop(ctx)
+		waitIdle()
+		var n int
+		if err := d.Read.QueryRow("SELECT count(*) FROM test_marks").Scan(&n); err != nil || n != 2 || calls.Load() < 2 {
+			t.Fatalf("%d marks in %d batches, %v; want 2", n, calls.Load(), err)
+		}
+	})
+}
