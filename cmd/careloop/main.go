@@ -39,6 +39,7 @@ Commands:
   reindex   rebuild the FHIR search index after an upgrade: "careloop reindex --org SLUG"
   audit     verify and export the tamper-evident audit log ("careloop audit" for its actions)
   notify    messages to people: counts, failures, send again ("careloop notify" for its actions)
+  backlog   background work not done yet, and retrying what was set aside ("careloop backlog help")
   bench     measure a careloop on this machine: http, ingest, search ("careloop bench -h")
   version   print the version
   help      print this text
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdAudit(ctx, rest, stdout, stderr, getenv)
 	case "notify":
 		err = cmdNotify(ctx, rest, stdout, stderr, getenv)
+	case "backlog":
+		err = cmdBacklog(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "careloop", versionString())
 		return exitOK

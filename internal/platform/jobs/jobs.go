@@ -264,3 +264,66 @@ func BacklogOf(ctx context.Context, d *db.DB, prefix string) (Backlog, error) {
 	b.LastError = cmp.Or(jobErr, itemErr)
 	return b, nil
 }
+
+// KindBacklog is the backlog of one job kind or outbox topic.
+type KindBacklog struct {
+	Kind   string
+	Outbox bool // an outbox topic rather than a job kind
+	// Waiting counts the jobs due or running and the items waiting.
+	Waiting int
+	// Scheduled counts the jobs due later (deadlines, releases).
+	Scheduled int
+	// Failed counts the jobs to be retried or given up, and the items with
+	// a failed attempt; SetAside those given up (discarded jobs, items set
+	// aside after their last attempt).
+	Failed, SetAside int
+	// Oldest is when the oldest outbox item was written (zero for jobs).
+	Oldest time.Time
+}
+
+// Backlogs returns the backlog of every job kind and outbox topic with
+// work not done, by name.
+func Backlogs(ctx context.Context, d *db.DB) ([]KindBacklog, error) {
+	var out []KindBacklog
+	rows, err := d.Read.QueryContext(ctx, `SELECT kind,
+		SUM(CASE WHEN CAST(state AS TEXT) IN ('available', 'running', 'pending') THEN 1 ELSE 0 END),
+		SUM(CASE WHEN CAST(state AS TEXT) = 'scheduled' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN CAST(state AS TEXT) IN ('retryable', 'discarded') THEN 1 ELSE 0 END),
+		SUM(CASE WHEN CAST(state AS TEXT) = 'discarded' THEN 1 ELSE 0 END)
+		FROM river_job WHERE CAST(state AS TEXT) NOT IN ('completed', 'cancelled') GROUP BY kind ORDER BY kind`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: backlog: %w", err)
+	}
+	for rows.Next() {
+		var b KindBacklog
+		if err := rows.Scan(&b.Kind, &b.Waiting, &b.Scheduled, &b.Failed, &b.SetAside); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("jobs: backlog: %w", err)
+		}
+		out = append(out, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs: backlog: %w", err)
+	}
+	rows, err = d.Read.QueryContext(ctx, `SELECT topic,
+		SUM(CASE WHEN failed_at IS NULL THEN 1 ELSE 0 END),
+		SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END),
+		SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END),
+		MIN(created_at)
+		FROM outbox GROUP BY topic ORDER BY topic`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: outbox backlog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		b := KindBacklog{Outbox: true}
+		var oldest int64
+		if err := rows.Scan(&b.Kind, &b.Waiting, &b.Failed, &b.SetAside, &oldest); err != nil {
+			return nil, fmt.Errorf("jobs: outbox backlog: %w", err)
+		}
+		b.Oldest = time.UnixMilli(oldest)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
