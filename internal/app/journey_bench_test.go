@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/careloop/careloop/internal/platform/db"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 // labBundle is a transaction Bundle of one laboratory order for a patient:
@@ -37,6 +39,15 @@ func labBundle(id, patient, code, display, unit string, value float64, n int) []
 	return []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`)
 }
 
+// benchEngine is SQLite, or PostgreSQL with CARELOOP_BENCH_ENGINE=postgres
+// (and CARELOOP_TEST_POSTGRES).
+func benchEngine() db.Dialect {
+	if os.Getenv("CARELOOP_BENCH_ENGINE") == "postgres" {
+		return db.Postgres
+	}
+	return db.SQLite
+}
+
 // putPatients stores n adult patients and Dr Doc.
 func putPatients(s *server, n int) {
 	raws := []string{`{"resourceType":"Practitioner","id":"doc"}`}
@@ -55,7 +66,7 @@ func putPatients(s *server, n int) {
 // run it with -benchtime 200x. The job queue runs as in careloop serve
 // (SQLite: new jobs found by polling every 20 ms).
 func BenchmarkCriticalToEscalation(b *testing.B) {
-	s := newServer(b, db.SQLite)
+	s := newServer(b, benchEngine())
 	putPatients(s, 50)
 	s.runJobs()
 	countDeadlines := func() int {
@@ -116,7 +127,8 @@ func BenchmarkCriticalToEscalation(b *testing.B) {
 		want++
 		for countDeadlines() < want {
 			if time.Since(written) > 2*time.Minute {
-				b.Fatalf("no escalation job 2 minutes after critical result %d: the journey workers fell behind the load", i)
+				left, err := jobs.BacklogOf(context.Background(), s.a.DB, "")
+				b.Fatalf("no escalation job 2 minutes after critical result %d: the journey workers fell behind the load (backlog %+v, %v)", i, left, err)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -142,7 +154,7 @@ func BenchmarkCriticalToEscalation(b *testing.B) {
 // per second. Run it with -benchtime 1x; each iteration writes 1,000
 // orders.
 func BenchmarkJourneyEvents(b *testing.B) {
-	s := newServer(b, db.SQLite)
+	s := newServer(b, benchEngine())
 	putPatients(s, 200)
 	const orders = 1000
 	var events int

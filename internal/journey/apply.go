@@ -97,6 +97,11 @@ func (s *Service) applyRead(ctx context.Context, sqlTx *sql.Tx, orgID string, rs
 		return nil, err
 	}
 	for _, r := range rs {
+		if old := t.given[r.ref()]; old == nil || old.Version < r.Version {
+			t.given[r.ref()] = r
+		}
+	}
+	for _, r := range rs {
 		if err := t.apply(r); err != nil {
 			return nil, fmt.Errorf("journey: apply %s: %w", r.cause(), err)
 		}
@@ -179,7 +184,7 @@ func (t *tx) ensure(refs ...string) error {
 		} else if p != nil {
 			continue
 		}
-		if links, err := t.s.st.linksOf(t.ctx, t.tx, t.orgID, ref); err != nil {
+		if links, err := t.linksOf(ref); err != nil {
 			return err
 		} else if len(links) > 0 {
 			continue
@@ -201,7 +206,7 @@ func (t *tx) ensure(refs ...string) error {
 // fresh reports whether version r is newer than what the journey has of
 // the resource, so that it applies.
 func (t *tx) fresh(r *resource, journeyID string) (bool, error) {
-	links, err := t.s.st.linksOf(t.ctx, t.tx, t.orgID, r.ref())
+	links, err := t.linksOf(r.ref())
 	if err != nil {
 		return false, err
 	}
@@ -216,7 +221,7 @@ func (t *tx) fresh(r *resource, journeyID string) (bool, error) {
 // linked returns the journeys the resource ("Type/id") is linked to with
 // one of the roles.
 func (t *tx) linked(ref string, roles ...string) ([]*pending, error) {
-	links, err := t.s.st.linksOf(t.ctx, t.tx, t.orgID, ref)
+	links, err := t.linksOf(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +241,41 @@ func (t *tx) linked(ref string, roles ...string) ([]*pending, error) {
 	return out, nil
 }
 
+// linksOf returns the links of a resource ("Type/id") to journeys, read
+// once per transaction and kept up to date by its own changes.
+func (t *tx) linksOf(ref string) ([]link, error) {
+	if ls, ok := t.links[ref]; ok {
+		return ls, nil
+	}
+	ls, err := t.s.st.linksOf(t.ctx, t.tx, t.orgID, ref)
+	if err != nil {
+		return nil, err
+	}
+	t.links[ref] = ls
+	return ls, nil
+}
+
+// putLink stores or replaces a link, and keeps what linksOf returns.
+func (t *tx) putLink(l link) error {
+	if err := t.s.st.putLink(t.ctx, t.tx, t.orgID, l); err != nil {
+		return err
+	}
+	ls, ok := t.links[l.ref]
+	if !ok {
+		return nil
+	}
+	ls = slices.Clone(ls) // a caller may be ranging over the old slice
+	if i := slices.IndexFunc(ls, func(o link) bool { return o.journeyID == l.journeyID }); i >= 0 {
+		ls[i] = l
+	} else {
+		ls = append(ls, l)
+	}
+	t.links[l.ref] = ls
+	return nil
+}
+
 func (t *tx) link(r *resource, p *pending, role string, level Flag, reason string) error {
-	return t.s.st.putLink(t.ctx, t.tx, t.orgID, link{ref: r.ref(), journeyID: p.j.ID, role: role, version: r.Version, level: level, reason: reason})
+	return t.putLink(link{ref: r.ref(), journeyID: p.j.ID, role: role, version: r.Version, level: level, reason: reason})
 }
 
 // open starts a journey following r.
@@ -437,17 +475,20 @@ func (t *tx) resultArrived(p *pending, r *resource, to Stage) {
 // before its report opened its own journey: that journey closes, its
 // result now followed here.
 func (t *tx) reportResult(p *pending, ref string, by *resource) error {
-	id := strings.TrimPrefix(ref, "Observation/")
-	st, err := t.s.fhir.ReadTx(t.ctx, t.tx, t.orgID, "Observation", id)
-	if isMissing(err) {
-		// Not stored yet: linked at version 0, applied when it arrives.
-		return t.s.st.putLink(t.ctx, t.tx, t.orgID, link{ref: ref, journeyID: p.j.ID, role: roleResult, reason: "not received yet"})
+	obs := t.given[ref] // written with the report, most often
+	if obs == nil {
+		id := strings.TrimPrefix(ref, "Observation/")
+		st, err := t.s.fhir.ReadTx(t.ctx, t.tx, t.orgID, "Observation", id)
+		if isMissing(err) {
+			// Not stored yet: linked at version 0, applied when it arrives.
+			return t.putLink(link{ref: ref, journeyID: p.j.ID, role: roleResult, reason: "not received yet"})
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", ref, err)
+		}
+		obs = parse("Observation", id, st.VersionID, st.LastUpdated.UTC(), st.JSON)
 	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", ref, err)
-	}
-	obs := parse("Observation", id, st.VersionID, st.LastUpdated.UTC(), st.JSON)
-	flag, reason := t.interpret(st.JSON, p.j.PatientID, obs.ResultTime)
+	flag, reason := t.interpret(obs.JSON, p.j.PatientID, obs.ResultTime)
 	if err := t.link(obs, p, roleResult, flag, reason); err != nil {
 		return err
 	}
@@ -463,6 +504,9 @@ func (t *tx) reportResult(p *pending, ref string, by *resource) error {
 		t.orgID, ref, own.j.ID); err != nil {
 		return fmt.Errorf("journey: unlink %s from %s: %w", ref, own.j.ID, err)
 	}
+	if ls, ok := t.links[ref]; ok {
+		t.links[ref] = slices.DeleteFunc(slices.Clone(ls), func(l link) bool { return l.journeyID == own.j.ID })
+	}
 	return nil
 }
 
@@ -473,6 +517,7 @@ func (t *tx) unlinkResults(p *pending) error {
 		t.orgID, p.j.ID, roleResult); err != nil {
 		return fmt.Errorf("journey: unlink the results of %s: %w", p.j.ID, err)
 	}
+	clear(t.links) // the links of several resources changed
 	p.reflag = true
 	return nil
 }
@@ -484,7 +529,7 @@ func (t *tx) observation(r *resource) error {
 	if err := t.ensure(r.basedOnOrders()...); err != nil {
 		return err
 	}
-	links, err := t.s.st.linksOf(t.ctx, t.tx, t.orgID, r.ref())
+	links, err := t.linksOf(r.ref())
 	if err != nil {
 		return err
 	}

@@ -232,9 +232,13 @@ type tx struct {
 	touched  []*pending
 	patients map[string]*Patient
 	notices  []Notice
-	notified int             // notices stored through the Notifier already
-	counts   counts          // what the metrics count once the transaction commits
-	ensuring map[string]bool // resources applied or being applied (see ensure)
+	notified int               // notices stored through the Notifier already
+	counts   counts            // what the metrics count once the transaction commits
+	ensuring map[string]bool   // resources applied or being applied (see ensure)
+	links    map[string][]link // the links of resources read in this transaction, by ref (see linksOf)
+	// given are the newest versions this transaction applies, by ref: a
+	// report's results written with it need not be read again.
+	given map[string]*resource
 }
 
 func (s *Service) begin(ctx context.Context, sqlTx *sql.Tx, orgID string) (*tx, error) {
@@ -244,7 +248,7 @@ func (s *Service) begin(ctx context.Context, sqlTx *sql.Tx, orgID string) (*tx, 
 	}
 	return &tx{s: s, ctx: ctx, tx: sqlTx, orgID: orgID, now: s.clock(), policy: pol,
 		byID: map[string]*pending{}, byAnchor: map[string]*pending{}, patients: map[string]*Patient{},
-		ensuring: map[string]bool{}}, nil
+		ensuring: map[string]bool{}, links: map[string][]link{}, given: map[string]*resource{}}, nil
 }
 
 func (t *tx) keep(j *Journey, isNew bool) *pending {

@@ -157,16 +157,38 @@ func (j *Journey) values() []any {
 		nullMS(j.BookedAt), nullMS(j.DoneAt), nullMS(j.ClosedAt), j.events, j.MergedInto, j.Flag.urgency(), dueSort}
 }
 
-// addEvents stores events of j numbered from j.events+1.
+// addEvents stores events of j numbered from j.events+1, up to 50 per
+// statement.
 func (st store) addEvents(ctx context.Context, tx *sql.Tx, j *Journey, evs []Transition) error {
-	for _, ev := range evs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO journey_events (org_id, journey_id, seq, at, kind, from_stage, to_stage, cause, actor, note)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, j.OrgID, j.ID, ev.Seq, ms(ev.At), ev.Kind, string(ev.From),
-			string(ev.To), ev.Cause, ev.Actor, ev.Note); err != nil {
-			return fmt.Errorf("journey: store event %d of %s: %w", ev.Seq, j.ID, err)
+	const width = 10
+	for len(evs) > 0 {
+		n := min(len(evs), 50)
+		var b strings.Builder
+		b.WriteString("INSERT INTO journey_events (org_id, journey_id, seq, at, kind, from_stage, to_stage, cause, actor, note) VALUES ")
+		args := make([]any, 0, n*width)
+		for i, ev := range evs[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(st.row(len(args), width))
+			args = append(args, j.OrgID, j.ID, ev.Seq, ms(ev.At), ev.Kind, string(ev.From), string(ev.To), ev.Cause, ev.Actor, ev.Note)
 		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("journey: store events %d to %d of %s: %w", evs[0].Seq, evs[n-1].Seq, j.ID, err)
+		}
+		evs = evs[n:]
 	}
 	return nil
+}
+
+// row returns the placeholders of one row of n values whose first is
+// argument from+1: "(?, ?)" on SQLite, which binds anonymous parameters
+// without a lookup per name, "($3, $4)" on PostgreSQL.
+func (st store) row(from, n int) string {
+	if st.dialect == db.SQLite {
+		return "(" + strings.Repeat("?, ", n-1) + "?)"
+	}
+	return "(" + placeholders(from+1, n) + ")"
 }
 
 // events returns the events of the journeys, in order, by journey id.
