@@ -198,7 +198,7 @@ func (a *App) openAudit() error {
 	}
 	cfg := audit.Config{DB: a.DB, Origin: "careloop/" + a.Config.BaseURL.Host,
 		Seed: key.Derive(audit.KeyPurpose, ed25519.SeedSize), CheckpointInterval: a.Config.AuditCheckpointEvery,
-		Logger: a.Log.With("component", "audit")}
+		SequenceInterval: a.Config.AuditSequenceEvery, Logger: a.Log.With("component", "audit")}
 	if len(pubs) > 0 {
 		cfg.Publisher = pubs
 	}

@@ -76,6 +76,9 @@ type Config struct {
 	// AuditCheckpointEvery is how often a checkpoint is signed when the
 	// audit log grew.
 	AuditCheckpointEvery time.Duration
+	// AuditSequenceEvery is how often new audit entries are given their
+	// place in the log's tree (see audit.Config.SequenceInterval).
+	AuditSequenceEvery time.Duration
 	// DemoSeed and DemoPatients shape the demo organisation.
 	DemoSeed     int64
 	DemoPatients int
@@ -176,6 +179,7 @@ func ParseWith(name string, set Set, args []string, getenv func(string) string, 
 		fs.StringVar(&c.AuditPublishDir, "audit-publish-dir", "", "folder, outside the database, that receives every signed checkpoint of the audit log")
 		fs.StringVar(&c.AuditPublishURL, "audit-publish-url", "", "HTTP endpoint that receives every signed checkpoint of the audit log (POST)")
 		fs.DurationVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", time.Minute, "how often a checkpoint of the audit log is signed, when the log grew")
+		fs.DurationVar(&c.AuditSequenceEvery, "audit-sequence-every", 25*time.Millisecond, "how often new audit entries get their place in the log's tree; small steps disturb requests least")
 	}
 	if set&(Server|Mail) != 0 {
 		if set&Server == 0 {
@@ -359,6 +363,12 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour {
 		return bad("shutdown-timeout", "%s is outside 1s to 1h", c.ShutdownTimeout)
+	}
+	if c.AuditSequenceEvery < time.Millisecond || c.AuditSequenceEvery > time.Minute {
+		return bad("audit-sequence-every", "%s is outside 1ms to 1m", c.AuditSequenceEvery)
+	}
+	if c.AuditCheckpointEvery < time.Second || c.AuditCheckpointEvery > 24*time.Hour {
+		return bad("audit-checkpoint-every", "%s is outside 1s to 24h", c.AuditCheckpointEvery)
 	}
 	return nil
 }
