@@ -8,9 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,12 +41,7 @@ func TestEscalationsSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and waits for two deadlines")
 	}
-	bin := filepath.Join(t.TempDir(), "careloop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildCareloop(t)
 	for _, e := range dbtest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			store := []string{"--data-dir", t.TempDir()}

@@ -7,9 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,12 +31,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it")
 	}
-	bin := filepath.Join(t.TempDir(), "careloop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildCareloop(t)
 	for _, e := range dbtest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			store := []string{"--data-dir", t.TempDir()}
