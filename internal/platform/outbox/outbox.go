@@ -185,24 +185,8 @@ func (c *Consumer) Drain(ctx context.Context) (int, error) {
 // once applies one batch of due items and returns how many were
 // handled (applied, or tried and found failing).
 func (c *Consumer) once(ctx context.Context) (int, error) {
-	var items []Item
-	var after func()
-	start := time.Now()
-	err := c.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if items, err = c.claim(ctx, tx, c.cfg.Batch); err != nil || len(items) == 0 {
-			return err
-		}
-		if after, err = c.cfg.Handler(ctx, tx, items); err != nil {
-			return err
-		}
-		return c.delete(ctx, tx, items)
-	})
+	items, err := c.apply(ctx, func(tx *sql.Tx) ([]Item, error) { return c.claim(ctx, tx, c.cfg.Batch) })
 	if err == nil {
-		if after != nil {
-			after()
-		}
-		c.cfg.Metrics.applied(c.cfg.Topic, items, time.Since(start), c.cfg.Now())
 		return len(items), nil
 	}
 	if ctx.Err() != nil || len(items) == 0 {
@@ -223,29 +207,48 @@ func (c *Consumer) once(ctx context.Context) (int, error) {
 // when it cannot be applied. It returns an error only when it could not
 // even record the failure, or ctx ended.
 func (c *Consumer) single(ctx context.Context, it Item) error {
-	var after func()
-	start := time.Now()
-	err := c.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
+	_, err := c.apply(ctx, func(tx *sql.Tx) ([]Item, error) {
 		still, err := c.reclaim(ctx, tx, it.Seq)
 		if err != nil || !still {
-			return err
+			return nil, err
 		}
-		if after, err = c.cfg.Handler(ctx, tx, []Item{it}); err != nil {
-			return err
-		}
-		return c.delete(ctx, tx, []Item{it})
+		return []Item{it}, nil
 	})
 	if err == nil {
-		if after != nil {
-			after()
-		}
-		c.cfg.Metrics.applied(c.cfg.Topic, []Item{it}, time.Since(start), c.cfg.Now())
 		return nil
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return c.fail(ctx, it, err)
+}
+
+// apply takes items with take in one transaction, hands them to the
+// handler and deletes them, then runs what the handler asked to run after
+// the commit and counts them. It returns the items taken: applied when err
+// is nil, rolled back otherwise.
+func (c *Consumer) apply(ctx context.Context, take func(tx *sql.Tx) ([]Item, error)) ([]Item, error) {
+	var items []Item
+	var after func()
+	start := time.Now()
+	err := c.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if items, err = take(tx); err != nil || len(items) == 0 {
+			return err
+		}
+		if after, err = c.cfg.Handler(ctx, tx, items); err != nil {
+			return err
+		}
+		return c.delete(ctx, tx, items)
+	})
+	if err != nil || len(items) == 0 {
+		return items, err
+	}
+	if after != nil {
+		after()
+	}
+	c.cfg.Metrics.applied(c.cfg.Topic, items, time.Since(start), c.cfg.Now())
+	return items, nil
 }
 
 // fail records that it failed with cause: it is tried again after the
