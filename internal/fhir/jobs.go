@@ -50,7 +50,11 @@ func NewCountWorker(d *db.DB) *CountWorker { return &CountWorker{db: d} }
 func (w *CountWorker) Work(ctx context.Context, job *river.Job[ResourcesChangedArgs]) error {
 	return w.db.InTx(ctx, func(tx *sql.Tx) error {
 		if job.Args.Live != nil {
-			if err := addCounts(ctx, tx, map[countKey]int64{}, job.Args.OrgID, job.Args.Live); err != nil {
+			sum := map[countKey]int64{}
+			for t, n := range job.Args.Live {
+				sum[countKey{job.Args.OrgID, t}] = n
+			}
+			if err := addCounts(ctx, tx, sum); err != nil {
 				return err
 			}
 			return jobs.CompleteTx(ctx, tx, job)
@@ -107,17 +111,14 @@ func ApplyCounts(ctx context.Context, tx *sql.Tx, items []outbox.Item) (func(), 
 			sum[countKey{it.OrgID, t}] += n
 		}
 	}
-	return nil, addCounts(ctx, tx, sum, "", nil)
+	return nil, addCounts(ctx, tx, sum)
 }
 
 type countKey struct{ org, typ string }
 
-// addCounts adds the live changes of orgID to sum and stores every sum, in
-// the same order in every transaction (PostgreSQL locks the rows).
-func addCounts(ctx context.Context, tx *sql.Tx, sum map[countKey]int64, orgID string, live map[string]int64) error {
-	for t, n := range live {
-		sum[countKey{orgID, t}] += n
-	}
+// addCounts adds each change to the count of its organisation and type,
+// in the same order in every transaction (PostgreSQL locks the rows).
+func addCounts(ctx context.Context, tx *sql.Tx, sum map[countKey]int64) error {
 	keys := slices.SortedFunc(maps.Keys(sum), func(a, b countKey) int {
 		if a.org != b.org {
 			return strings.Compare(a.org, b.org)
