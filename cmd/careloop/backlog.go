@@ -10,7 +10,6 @@ import (
 
 	"github.com/careloop/careloop/internal/app"
 	"github.com/careloop/careloop/internal/platform/config"
-	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/jobs"
 	"github.com/careloop/careloop/internal/platform/outbox"
 )
@@ -43,7 +42,7 @@ func cmdBacklog(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if action == "retry" && topic == "" {
 		return &config.UsageError{Msg: "careloop backlog retry: --topic is required"}
 	}
-	d, err := openDB(ctx, cfg, stderr)
+	d, err := app.OpenDB(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return err
 	}
@@ -79,9 +78,4 @@ func cmdBacklog(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", kind, b.Waiting, b.Scheduled, b.Failed, b.SetAside, oldest)
 	}
 	return tw.Flush()
-}
-
-// openDB opens and migrates the database of cfg, without the services.
-func openDB(ctx context.Context, cfg *config.Config, stderr io.Writer) (*db.DB, error) {
-	return app.OpenDB(ctx, cfg, newLogger(cfg, stderr))
 }
