@@ -98,6 +98,15 @@ func BenchmarkAuditedRead(b *testing.B) {
 		// API's read figure) and its time counts from then.
 		for _, rate := range []int{2000, 10000} {
 			b.Run(fmt.Sprintf("%s-%d-per-s", bc.name, rate), func(b *testing.B) {
+				// The back-to-back run leaves more entries than the log
+				// takes in per second: settle them first, so that this
+				// run measures a steady rate and not that backlog.
+				if err := s.a.Audit.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.a.Audit.Sequence(context.Background()); err != nil {
+					b.Fatal(err)
+				}
 				r := httptest.NewRequest("GET", "/fhir/Observation/obs-alice", nil)
 				r.Header.Set("Authorization", "Bearer "+s.tokenA)
 				timePaced(b, handler(bc.audited), r, rate)

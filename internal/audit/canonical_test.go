@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 )
@@ -53,5 +54,70 @@ func FuzzCanonicalMatchesJSON(f *testing.F) {
 		if got, want := e.Canonical(), marshalCanonical(t, &e); !bytes.Equal(got, want) {
 			t.Fatalf("canonical bytes differ:\n got %s\nwant %s", got, want)
 		}
+	})
+}
+
+// decodeSearchFields is the reference reading of the search columns:
+// encoding/json of the canonical bytes.
+func decodeSearchFields(t testing.TB, body []byte) searchFields {
+	var c struct {
+		OrgID    string `json:"org"`
+		Recorded string `json:"recorded"`
+		Action   string `json:"action"`
+		Outcome  int    `json:"outcome"`
+		Agent    struct {
+			Subject string `json:"subject"`
+		} `json:"agent"`
+		Patients []string `json:"patients"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatal(err)
+	}
+	return searchFields{OrgID: c.OrgID, Recorded: c.Recorded, Action: c.Action, Outcome: c.Outcome,
+		Subject: c.Agent.Subject, Patients: c.Patients}
+}
+
+func checkSearchFields(t testing.TB, e *Entry) {
+	body := e.Canonical()
+	var got searchFields
+	if err := got.parse(body); err != nil {
+		t.Fatalf("parse %s: %v", body, err)
+	}
+	want := decodeSearchFields(t, body)
+	if got.OrgID != want.OrgID || got.Recorded != want.Recorded || got.Action != want.Action ||
+		got.Outcome != want.Outcome || got.Subject != want.Subject || !slices.Equal(got.Patients, want.Patients) {
+		t.Fatalf("search fields of %s:\n got %+v\nwant %+v", body, got, want)
+	}
+}
+
+// TestSearchFieldsParse checks that the sequencer reads the search columns
+// from an entry's bytes as encoding/json does, and refuses what is not an
+// entry's JSON object.
+func TestSearchFieldsParse(t *testing.T) {
+	at := time.Date(2026, 11, 24, 1, 2, 3, 456789000, time.UTC)
+	for _, e := range []Entry{
+		{},
+		{ID: "0193", OrgID: "org", Recorded: at, Type: TypeRest, Action: Read, Outcome: MinorFailure,
+			Agent:    Agent{Subject: "account/1", Role: "clinician"},
+			Patients: []string{"Patient/a", "Patient/b"}, Entities: []Entity{{What: "Observation/1"}}},
+		{OrgID: "o \"quoted\" \\ é", Agent: Agent{Subject: "\u2028😀"}, Patients: []string{"Patient/\n"}},
+	} {
+		checkSearchFields(t, &e)
+	}
+	for _, bad := range []string{``, `{`, `[1,2]`, `"x"`, `{"outcome":"4"}`, `{"org":"a",}`} {
+		var f searchFields
+		if err := f.parse([]byte(bad)); err == nil {
+			t.Errorf("parse(%q) = nil error, want one", bad)
+		}
+	}
+}
+
+func FuzzSearchFieldsParse(f *testing.F) {
+	f.Add("org", "account/1", "Patient/1", "R", int64(0))
+	f.Add("\xff\u2028", "\x00", "é\"", "", int64(1732400000123456))
+	f.Fuzz(func(t *testing.T, org, subject, patient, action string, micros int64) {
+		e := Entry{OrgID: org, Recorded: time.UnixMicro(micros % 253402300799000000), Action: Action(action),
+			Outcome: Outcome(micros % 16), Agent: Agent{Subject: subject}, Patients: []string{patient, org}}
+		checkSearchFields(t, &e)
 	})
 }

@@ -3,11 +3,11 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -59,16 +59,52 @@ func readTree(ctx context.Context, q queryer, lock bool) (*tree, error) {
 }
 
 // searchFields are the fields of an entry's canonical bytes that the
-// search index holds; decoding only them keeps sequencing cheap.
+// search index holds; reading only them keeps sequencing cheap.
 type searchFields struct {
-	OrgID    string `json:"org"`
-	Recorded string `json:"recorded"`
-	Action   string `json:"action"`
-	Outcome  int    `json:"outcome"`
-	Agent    struct {
-		Subject string `json:"subject"`
-	} `json:"agent"`
-	Patients []string `json:"patients"`
+	OrgID    string
+	Recorded string
+	Action   string
+	Outcome  int
+	Subject  string // the agent's
+	Patients []string
+}
+
+// parse reads the search fields from an entry's canonical bytes in one pass
+// over its members.
+func (f *searchFields) parse(body []byte) error {
+	if !gjson.ValidBytes(body) {
+		return errors.New("not valid JSON")
+	}
+	root := gjson.ParseBytes(body)
+	if !root.IsObject() {
+		return errors.New("not a JSON object")
+	}
+	var bad error
+	root.ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "org":
+			f.OrgID = v.String()
+		case "recorded":
+			f.Recorded = v.String()
+		case "action":
+			f.Action = v.String()
+		case "outcome":
+			if v.Type != gjson.Number {
+				bad = fmt.Errorf("outcome is %s, not a number", v.Type)
+				return false
+			}
+			f.Outcome = int(v.Int())
+		case "agent":
+			f.Subject = v.Get("subject").String()
+		case "patients":
+			v.ForEach(func(_, p gjson.Result) bool {
+				f.Patients = append(f.Patients, p.String())
+				return true
+			})
+		}
+		return true
+	})
+	return bad
 }
 
 // sequenceBatch is how many pending entries one sequencer transaction takes.
@@ -137,7 +173,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		pe.hash = hasher.HashLeaf(body)
 		// The search columns come from the leaf bytes themselves. An entry
 		// that does not decode is still a leaf, found by no search.
-		if err := json.Unmarshal(body, &pe.fields); err != nil {
+		if err := pe.fields.parse(body); err != nil {
 			l.log.Warn("audit: entry not indexed for search", "entry", pe.id, "err", err)
 			pe.fields = searchFields{}
 		} else if when, err := time.Parse(recordedLayout, pe.fields.Recorded); err != nil {
@@ -177,7 +213,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			seqs = append(seqs, []any{pe.seq})
 			cursor = pe.pos
 			f := &pe.fields
-			leaves = append(leaves, []any{idx, pe.pos, pe.id, pe.hash, f.OrgID, pe.recorded, f.Agent.Subject, f.Action, f.Outcome})
+			leaves = append(leaves, []any{idx, pe.pos, pe.id, pe.hash, f.OrgID, pe.recorded, f.Subject, f.Action, f.Outcome})
 			for _, p := range f.Patients {
 				patients = append(patients, []any{f.OrgID, p, pe.recorded, idx})
 			}
