@@ -48,6 +48,7 @@ type spool struct {
 	path string
 
 	ingestMu sync.Mutex // one ingest at a time
+	readBuf  []byte     // the ingest's buffer, reused (guarded by ingestMu)
 	mu       sync.Mutex // guards the fields below
 	f        *os.File
 	gen      string     // the file's generation, named in its header
@@ -377,9 +378,9 @@ func (s *spool) ingest(ctx context.Context) error {
 			}
 			return s.ahead()
 		}
-		data := make([]byte, to-from)
-		if _, err := s.f.ReadAt(data, from); err != nil {
-			return fmt.Errorf("audit: read the spool: %w", err)
+		data, err := s.read(from, to)
+		if err != nil {
+			return err
 		}
 		var rows [][]any
 		off := 0
@@ -401,7 +402,7 @@ func (s *spool) ingest(ctx context.Context) error {
 			return fmt.Errorf("audit: the spool is damaged at offset %d", from)
 		}
 		end := from + int64(off)
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 			if err := insertEntryRows(ctx, tx, s.db.Dialect, rows); err != nil {
 				return err
 			}
@@ -415,6 +416,34 @@ func (s *spool) ingest(ctx context.Context) error {
 		s.mu.Lock()
 		s.ingested = end
 		s.mu.Unlock()
+	}
+}
+
+// spoolReadMax is how much of the spool one ingest transaction reads at
+// most (a record larger than that is read whole).
+const spoolReadMax = 4 << 20
+
+// read returns the spool's bytes from from, up to to or about
+// spoolReadMax bytes (at least the first record whole), in the ingest's
+// reused buffer: valid until the next read. The caller holds ingestMu.
+func (s *spool) read(from, to int64) ([]byte, error) {
+	n := min(to-from, spoolReadMax)
+	for {
+		if int64(cap(s.readBuf)) < n {
+			s.readBuf = make([]byte, n)
+		}
+		data := s.readBuf[:n]
+		if _, err := s.f.ReadAt(data, from); err != nil {
+			return nil, fmt.Errorf("audit: read the spool: %w", err)
+		}
+		if n < 8 || n == to-from {
+			return data, nil
+		}
+		first := 8 + int64(binary.BigEndian.Uint32(data))
+		if first <= n || first > to-from {
+			return data, nil // the first record is whole, or damaged
+		}
+		n = first
 	}
 }
 

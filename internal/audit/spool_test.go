@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,5 +232,52 @@ func TestSpoolRotates(t *testing.T) {
 	}
 	if n := countEntries(t, d); n != total {
 		t.Fatalf("%d entries, want %d", n, total)
+	}
+}
+
+// TestSpoolIngestsLargeRecord checks that an entry larger than one ingest
+// reads at a time is ingested whole, with the entries around it.
+func TestSpoolIngestsLargeRecord(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	sp, err := openSpool(ctx, d, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	var records []byte
+	var want []int
+	for i := range 3 {
+		e := spoolEntry(i)
+		if i == 1 {
+			e.OutcomeDesc = strings.Repeat("x", spoolReadMax+1000)
+		}
+		if err := e.normalize(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		records = appendRecord(records, &e)
+		want = append(want, len(e.Canonical()))
+	}
+	if err := sp.write(records); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.ingest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.Read.Query("SELECT length(body) FROM audit_entry ORDER BY pos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("stored entries of %v bytes, want %v", got, want)
 	}
 }
