@@ -35,8 +35,7 @@ func insertEntries(ctx context.Context, tx execer, dialect db.Dialect, es []Entr
 // insertEntryRows stores rows of (id, canonical bytes) as insertEntries
 // does.
 func insertEntryRows(ctx context.Context, tx execer, dialect db.Dialect, rows [][]any) error {
-	anon := dialect == db.SQLite
-	if err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, anon, rows); err != nil {
+	if err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, dialect, rows); err != nil {
 		return err
 	}
 	if dialect == db.SQLite {
@@ -45,23 +44,21 @@ func insertEntryRows(ctx context.Context, tx execer, dialect db.Dialect, rows []
 	for i := range rows {
 		rows[i] = rows[i][:1]
 	}
-	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, anon, rows)
+	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, dialect, rows)
 }
 
 // insertRows inserts rows with multi-row INSERT statements of 256, 128 … 1
 // rows, so that few distinct statements exist (each is prepared once per
-// connection) and few round trips are made. anon selects anonymous "?"
-// placeholders (for SQLite) instead of "$n": the SQLite driver looks
-// numbered parameters up by name one at a time, which costs time quadratic
-// in their number.
-func insertRows(ctx context.Context, tx execer, prefix string, ncols int, anon bool, rows [][]any) error {
+// connection) and few round trips are made, with d's placeholders (see
+// [db.Dialect.AppendPlaceholders]).
+func insertRows(ctx context.Context, tx execer, prefix string, ncols int, d db.Dialect, rows [][]any) error {
 	for len(rows) > 0 {
 		n := chunk(len(rows))
 		args := make([]any, 0, n*ncols)
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := tx.ExecContext(ctx, multiRow(prefix, ncols, n, anon), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, multiRow(prefix, ncols, n, d), args...); err != nil {
 			return fmt.Errorf("%s…: %w", strings.TrimSpace(prefix[:min(len(prefix), 30)]), err)
 		}
 		rows = rows[n:]
@@ -80,59 +77,20 @@ func chunk(n int) int {
 
 var sqlCache sync.Map // string key → statement text
 
-// multiRow returns prefix followed by n groups of ncols placeholders.
-func multiRow(prefix string, ncols, n int, anon bool) string {
-	key := prefix + "|" + strconv.Itoa(ncols) + "|" + strconv.Itoa(n) + "|" + strconv.FormatBool(anon)
+// multiRow returns prefix followed by n rows of ncols placeholders.
+func multiRow(prefix string, ncols, n int, d db.Dialect) string {
+	key := prefix + "|" + strconv.Itoa(ncols) + "|" + strconv.Itoa(n) + "|" + string(d)
 	if s, ok := sqlCache.Load(key); ok {
 		return s.(string)
 	}
 	var b strings.Builder
 	b.WriteString(prefix)
-	p := 1
 	for i := range n {
 		if i > 0 {
-			b.WriteByte(',')
+			b.WriteString(", ")
 		}
-		b.WriteByte('(')
-		for j := range ncols {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			if anon {
-				b.WriteByte('?')
-			} else {
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(p))
-			}
-			p++
-		}
-		b.WriteByte(')')
+		d.AppendPlaceholders(&b, i*ncols, ncols)
 	}
-	s := b.String()
-	sqlCache.Store(key, s)
-	return s
-}
-
-// inList returns "(" $1, … $n ")" for an IN clause.
-func inList(n int, anon bool) string {
-	key := "in|" + strconv.Itoa(n) + "|" + strconv.FormatBool(anon)
-	if s, ok := sqlCache.Load(key); ok {
-		return s.(string)
-	}
-	var b strings.Builder
-	b.WriteByte('(')
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if anon {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(i + 1))
-		}
-	}
-	b.WriteByte(')')
 	s := b.String()
 	sqlCache.Store(key, s)
 	return s

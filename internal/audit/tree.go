@@ -227,7 +227,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			{"INSERT INTO audit_node (level, idx, hash) VALUES ", 3, nodes},
 			{"INSERT INTO audit_patient (org_id, patient, recorded, idx) VALUES ", 4, patients},
 		} {
-			if err := insertRows(ctx, tx, ins.prefix, ins.ncols, sqlite, ins.rows); err != nil {
+			if err := insertRows(ctx, tx, ins.prefix, ins.ncols, l.db.Dialect, ins.rows); err != nil {
 				return err
 			}
 		}
@@ -237,7 +237,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			for i := range k {
 				args[i] = seqs[i][0]
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_pending WHERE seq IN "+inList(k, false), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_pending WHERE seq IN "+db.Postgres.Placeholders(0, k), args...); err != nil {
 				return fmt.Errorf("clear pending: %w", err)
 			}
 			seqs = seqs[k:]

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/careloop/careloop/internal/platform/db"
@@ -237,7 +236,7 @@ func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []pending) 
 			b.WriteString(", ")
 		}
 		args = append(args, w.orgID, p.st.Type, p.st.ID, p.st.VersionID, p.st.LastUpdated, p.st.Deleted, string(p.st.JSON), patientsColumn(p.st))
-		w.s.placeholders(&b, len(args)-8, 8)
+		w.s.db.Dialect.AppendPlaceholders(&b, len(args)-8, 8)
 	}
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		if isUniqueViolation(err) {
@@ -264,28 +263,6 @@ func (s *Store) insertInto() string {
 		return "INSERT OR FAIL INTO "
 	}
 	return "INSERT INTO "
-}
-
-// placeholders writes one row of n parameters, the first of which is
-// argument number from+1: "($4, $5, $6)" on PostgreSQL, "(?, ?, ?)" on
-// SQLite. SQLite looks up each numbered parameter's name by walking a list
-// of all of them when binding, which makes binding a statement of a few
-// thousand numbered parameters take longer than running it; anonymous ones
-// bind in order at no such cost.
-func (s *Store) placeholders(b *strings.Builder, from, n int) {
-	b.WriteByte('(')
-	for k := 0; k < n; k++ {
-		if k > 0 {
-			b.WriteString(", ")
-		}
-		if s.db.Dialect == db.SQLite {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(from + k + 1))
-		}
-	}
-	b.WriteByte(')')
 }
 
 // indexRow is an index entry with the resource it belongs to.
@@ -338,7 +315,7 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 				}
 				args = append(args, w.orgID, row.typ, row.id, row.e.Param)
 				args = append(args, row.e.values()...)
-				w.s.placeholders(&b, len(args)-width, width)
+				w.s.db.Dialect.AppendPlaceholders(&b, len(args)-width, width)
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 				return fmt.Errorf("fhir: index %d %s rows: %w", n, kind, err)

@@ -170,7 +170,7 @@ func (st store) addEvents(ctx context.Context, tx *sql.Tx, j *Journey, evs []Tra
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(st.row(len(args), width))
+			st.dialect.AppendPlaceholders(&b, len(args), width)
 			args = append(args, j.OrgID, j.ID, ev.Seq, ms(ev.At), ev.Kind, string(ev.From), string(ev.To), ev.Cause, ev.Actor, ev.Note)
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -179,16 +179,6 @@ func (st store) addEvents(ctx context.Context, tx *sql.Tx, j *Journey, evs []Tra
 		evs = evs[n:]
 	}
 	return nil
-}
-
-// row returns the placeholders of one row of n values whose first is
-// argument from+1: "(?, ?)" on SQLite, which binds anonymous parameters
-// without a lookup per name, "($3, $4)" on PostgreSQL.
-func (st store) row(from, n int) string {
-	if st.dialect == db.SQLite {
-		return "(" + strings.Repeat("?, ", n-1) + "?)"
-	}
-	return "(" + placeholders(from+1, n) + ")"
 }
 
 // events returns the events of the journeys, in order, by journey id.

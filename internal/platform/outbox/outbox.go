@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -328,21 +327,13 @@ func (c *Consumer) reclaim(ctx context.Context, tx *sql.Tx, seq int64) (bool, er
 
 // delete removes applied items in tx.
 func (c *Consumer) delete(ctx context.Context, tx *sql.Tx, items []Item) error {
-	var b strings.Builder
-	b.WriteString("DELETE FROM outbox WHERE seq IN (")
 	args := make([]any, len(items))
 	for i, it := range items {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if c.cfg.DB.Dialect == db.SQLite {
-			b.WriteByte('?') // SQLite binds anonymous parameters in order, without a lookup per name
-		} else {
-			b.WriteString("$" + strconv.Itoa(i+1))
-		}
 		args[i] = it.Seq
 	}
-	b.WriteByte(')')
+	var b strings.Builder
+	b.WriteString("DELETE FROM outbox WHERE seq IN ")
+	c.cfg.DB.Dialect.AppendPlaceholders(&b, 0, len(items))
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("outbox: delete %d applied %s items: %w", len(items), c.cfg.Topic, err)
 	}
