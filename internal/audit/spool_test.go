@@ -172,16 +172,24 @@ func fillSpool(t *testing.T, sp *spool, e Entry) int {
 	return n
 }
 
-// TestSpoolRotates checks that a fully ingested, large spool starts a new
-// generation and that entries before and after are all stored once.
-func TestSpoolRotates(t *testing.T) {
+// openTestSpool opens a spool in a new folder on a new SQLite database;
+// the test's end closes it.
+func openTestSpool(t *testing.T) (*db.DB, *spool) {
+	t.Helper()
 	d := dbtest.Open(t, db.SQLite)
-	ctx := context.Background()
-	sp, err := openSpool(ctx, d, t.TempDir())
+	sp, err := openSpool(context.Background(), d, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sp.close()
+	t.Cleanup(func() { sp.close() })
+	return d, sp
+}
+
+// TestSpoolRotates checks that a fully ingested, large spool starts a new
+// generation and that entries before and after are all stored once.
+func TestSpoolRotates(t *testing.T) {
+	ctx := context.Background()
+	d, sp := openTestSpool(t)
 	e := spoolEntry(1)
 	if err := e.normalize(time.Now()); err != nil {
 		t.Fatal(err)
@@ -238,13 +246,8 @@ func TestSpoolRotates(t *testing.T) {
 // TestSpoolIngestsLargeRecord checks that an entry larger than one ingest
 // reads at a time is ingested whole, with the entries around it.
 func TestSpoolIngestsLargeRecord(t *testing.T) {
-	d := dbtest.Open(t, db.SQLite)
 	ctx := context.Background()
-	sp, err := openSpool(ctx, d, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.close()
+	d, sp := openTestSpool(t)
 	var records []byte
 	var want []int
 	for i := range 3 {
