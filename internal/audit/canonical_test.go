@@ -121,3 +121,29 @@ func FuzzSearchFieldsParse(f *testing.F) {
 		checkSearchFields(t, &e)
 	})
 }
+
+// TestHashesMatchRFC6962 checks the allocation-free hashes against the
+// library's RFC 6962 hasher.
+func TestHashesMatchRFC6962(t *testing.T) {
+	lh := newLeafHasher()
+	for _, n := range []int{0, 1, 31, 32, 33, 550, 4096} {
+		b := bytes.Repeat([]byte{byte(n)}, n)
+		if got, want := lh.sum(b), hasher.HashLeaf(b); !bytes.Equal(got, want) {
+			t.Errorf("leaf hash of %d bytes: %x, want %x", n, got, want)
+		}
+	}
+	l, r := hasher.HashLeaf([]byte("l")), hasher.HashLeaf([]byte("r"))
+	if got, want := hashChildren(l, r), hasher.HashChildren(l, r); !bytes.Equal(got, want) {
+		t.Errorf("node hash %x, want %x", got, want)
+	}
+	if got, want := hashChildren(l[:5], r), hasher.HashChildren(l[:5], r); !bytes.Equal(got, want) {
+		t.Errorf("node hash of a short child %x, want %x", got, want)
+	}
+	// Sums are fresh slices: a second sum leaves the first as it was.
+	first := lh.sum([]byte("a"))
+	keep := slices.Clone(first)
+	lh.sum([]byte("b"))
+	if !bytes.Equal(first, keep) {
+		t.Error("a later sum changed an earlier one")
+	}
+}

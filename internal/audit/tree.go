@@ -2,10 +2,14 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/transparency-dev/merkle/compact"
@@ -19,10 +23,39 @@ import (
 // hasher is the RFC 6962 tree hasher (SHA-256) of the log.
 var hasher = rfc6962.DefaultHasher
 
-var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
 // HashLeaf returns the RFC 6962 leaf hash of an entry's canonical bytes.
 func HashLeaf(canonical []byte) []byte { return hasher.HashLeaf(canonical) }
+
+// hashChildren is RFC 6962's hash of an inner node, SHA-256(0x01 || left ||
+// right), as hasher.HashChildren computes it but without a hash state on
+// the heap: sequencing and verifying compute one or more per entry.
+func hashChildren(l, r []byte) []byte {
+	if len(l) != sha256.Size || len(r) != sha256.Size {
+		return hasher.HashChildren(l, r)
+	}
+	var in [1 + 2*sha256.Size]byte
+	in[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(in[1:], l)
+	copy(in[1+sha256.Size:], r)
+	sum := sha256.Sum256(in[:])
+	return sum[:]
+}
+
+// leafHasher computes RFC 6962 leaf hashes, SHA-256(0x00 || bytes), with
+// one hash state for many. It is not safe for concurrent use.
+type leafHasher struct{ h hash.Hash }
+
+func newLeafHasher() *leafHasher { return &leafHasher{h: sha256.New()} }
+
+// sum returns the leaf hash of b.
+func (lh *leafHasher) sum(b []byte) []byte {
+	lh.h.Reset()
+	lh.h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
+	lh.h.Write(b)
+	return lh.h.Sum(make([]byte, 0, sha256.Size))
+}
 
 // tree is the sequencer's state.
 type tree struct {
@@ -75,7 +108,9 @@ func (f *searchFields) parse(body []byte) error {
 	if !gjson.ValidBytes(body) {
 		return errors.New("not valid JSON")
 	}
-	root := gjson.ParseBytes(body)
+	// The bytes are read in place, viewed as a string (gjson takes
+	// strings); every value kept is cloned, so none refers to body after.
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
 	if !root.IsObject() {
 		return errors.New("not a JSON object")
 	}
@@ -83,11 +118,11 @@ func (f *searchFields) parse(body []byte) error {
 	root.ForEach(func(key, v gjson.Result) bool {
 		switch key.Str {
 		case "org":
-			f.OrgID = v.String()
+			f.OrgID = strings.Clone(v.String())
 		case "recorded":
-			f.Recorded = v.String()
+			f.Recorded = strings.Clone(v.String())
 		case "action":
-			f.Action = v.String()
+			f.Action = strings.Clone(v.String())
 		case "outcome":
 			if v.Type != gjson.Number {
 				bad = fmt.Errorf("outcome is %s, not a number", v.Type)
@@ -95,10 +130,10 @@ func (f *searchFields) parse(body []byte) error {
 			}
 			f.Outcome = int(v.Int())
 		case "agent":
-			f.Subject = v.Get("subject").String()
+			f.Subject = strings.Clone(v.Get("subject").String())
 		case "patients":
 			v.ForEach(func(_, p gjson.Result) bool {
-				f.Patients = append(f.Patients, p.String())
+				f.Patients = append(f.Patients, strings.Clone(p.String()))
 				return true
 			})
 		}
@@ -163,6 +198,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		return 0, false, fmt.Errorf("read pending: %w", err)
 	}
 	var batch []pendingEntry
+	lh := newLeafHasher()
 	for rows.Next() {
 		var pe pendingEntry
 		var body sql.RawBytes
@@ -170,7 +206,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			rows.Close()
 			return 0, false, fmt.Errorf("read pending: %w", err)
 		}
-		pe.hash = hasher.HashLeaf(body)
+		pe.hash = lh.sum(body)
 		// The search columns come from the leaf bytes themselves. An entry
 		// that does not decode is still a leaf, found by no search.
 		if err := pe.fields.parse(body); err != nil {
@@ -344,7 +380,7 @@ func (l *Log) rehash(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := nodes.Rehash(hs, hasher.HashChildren)
+	out, err := nodes.Rehash(hs, hashChildren)
 	if err != nil {
 		return nil, fmt.Errorf("audit: proof: %w", err)
 	}

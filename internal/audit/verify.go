@@ -181,6 +181,7 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	var (
 		mismatches []mismatch
 		rng        = rangeFactory.NewEmptyRange(0)
+		lh         = newLeafHasher()
 		recomputed []byte // the recomputed leaf hashes, in order
 		next       int64  // the leaf index expected next
 		firstLeaf  = int64(-1)
@@ -241,7 +242,7 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 		}
 		withBody++
 		seenPos = append(seenPos, pos)
-		h := hasher.HashLeaf(body)
+		h := lh.sum(body)
 		recomputed = append(recomputed, h...)
 		if !bytes.Equal(h, kept) {
 			mismatches = append(mismatches, mismatch{idx: idx, id: id, computed: h, kept: slices.Clone(kept)})
@@ -383,7 +384,7 @@ func (l *Log) localize(ctx context.Context, rec []byte, size uint64) (*Finding, 
 		if a == nil || b == nil || q >= len(stored) {
 			return true, false
 		}
-		return bytes.Equal(hasher.HashChildren(a, b), stored[q]), true
+		return bytes.Equal(hashChildren(a, b), stored[q]), true
 	}
 	p := -1
 	for q := range stored {
