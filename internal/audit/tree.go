@@ -49,10 +49,14 @@ type leafHasher struct{ h hash.Hash }
 
 func newLeafHasher() *leafHasher { return &leafHasher{h: sha256.New()} }
 
+// leafPrefix is written before a leaf's bytes; one slice for all, since a
+// literal handed to the hash state would be allocated per leaf.
+var leafPrefix = []byte{rfc6962.RFC6962LeafHashPrefix}
+
 // sum returns the leaf hash of b.
 func (lh *leafHasher) sum(b []byte) []byte {
 	lh.h.Reset()
-	lh.h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
+	lh.h.Write(leafPrefix)
 	lh.h.Write(b)
 	return lh.h.Sum(make([]byte, 0, sha256.Size))
 }
@@ -273,7 +277,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			for i := range k {
 				args[i] = seqs[i][0]
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_pending WHERE seq IN "+db.Postgres.Placeholders(0, k), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_pending WHERE seq IN "+l.db.Dialect.Placeholders(0, k), args...); err != nil {
 				return fmt.Errorf("clear pending: %w", err)
 			}
 			seqs = seqs[k:]

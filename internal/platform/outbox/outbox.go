@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/careloop/careloop/internal/platform/db"
@@ -331,10 +330,8 @@ func (c *Consumer) delete(ctx context.Context, tx *sql.Tx, items []Item) error {
 	for i, it := range items {
 		args[i] = it.Seq
 	}
-	var b strings.Builder
-	b.WriteString("DELETE FROM outbox WHERE seq IN ")
-	c.cfg.DB.Dialect.AppendPlaceholders(&b, 0, len(items))
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+	query := "DELETE FROM outbox WHERE seq IN " + c.cfg.DB.Dialect.Placeholders(0, len(items))
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("outbox: delete %d applied %s items: %w", len(items), c.cfg.Topic, err)
 	}
 	return nil
