@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/jsonx"
 )
 
 // maxBundleEntries bounds one batch or transaction.
@@ -28,15 +29,88 @@ type bundleIn struct {
 	Entry        []entryIn `json:"entry"`
 }
 
+// decodeBundle reads what the server uses of a Bundle: its resourceType,
+// type and, of each entry, fullUrl, resource (as received) and request. It
+// reads the document once and checks that all of it is well-formed JSON;
+// a member of the wrong JSON type is an error naming it.
+func decodeBundle(raw []byte) (bundleIn, error) {
+	var b bundleIn
+	r := jsonx.NewReader(raw)
+	str := func(dst *string, path string) error {
+		s, err := r.String()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		*dst = s
+		return nil
+	}
+	err := r.Object(func(key string) error {
+		switch key {
+		case "resourceType":
+			return str(&b.ResourceType, "resourceType")
+		case "type":
+			return str(&b.Type, "type")
+		case "entry":
+			b.Entry = nil // a repeated member replaces the one before, as in encoding/json
+			return r.Array(func(i int) error {
+				b.Entry = append(b.Entry, entryIn{})
+				e := &b.Entry[len(b.Entry)-1]
+				at := fmt.Sprintf("Bundle.entry[%d]", i)
+				return r.Object(func(key string) error {
+					switch key {
+					case "fullUrl":
+						return str(&e.FullURL, at+".fullUrl")
+					case "resource":
+						if r.Peek() == 'n' {
+							return r.Skip()
+						}
+						raw, err := r.Raw()
+						e.Resource = raw
+						return err
+					case "request":
+						if r.Peek() == 'n' {
+							return r.Skip()
+						}
+						e.Request = &entryRequest{}
+						rq := e.Request
+						return r.Object(func(key string) error {
+							switch key {
+							case "method":
+								return str(&rq.Method, at+".request.method")
+							case "url":
+								return str(&rq.URL, at+".request.url")
+							case "ifNoneExist":
+								return str(&rq.IfNoneExist, at+".request.ifNoneExist")
+							case "ifMatch":
+								return str(&rq.IfMatch, at+".request.ifMatch")
+							}
+							return r.Skip()
+						})
+					}
+					return r.Skip()
+				})
+			})
+		}
+		return r.Skip()
+	})
+	if err == nil {
+		err = r.End()
+	}
+	return b, err
+}
+
 type entryIn struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
-	Request  *struct {
-		Method      string `json:"method"`
-		URL         string `json:"url"`
-		IfNoneExist string `json:"ifNoneExist"`
-		IfMatch     string `json:"ifMatch"`
-	} `json:"request"`
+	Request  *entryRequest   `json:"request"`
+}
+
+// entryRequest is Bundle.entry.request.
+type entryRequest struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	IfNoneExist string `json:"ifNoneExist"`
+	IfMatch     string `json:"ifMatch"`
 }
 
 // entryResult is the outcome of one entry, for the response Bundle.
@@ -52,9 +126,8 @@ func (a *API) bundle(w http.ResponseWriter, r *http.Request, p *Principal) error
 	if err != nil {
 		return err
 	}
-	var b bundleIn
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&b); err != nil {
+	b, err := decodeBundle(raw)
+	if err != nil {
 		return errs.Invalidf("", "the body is not a Bundle: %v", err)
 	}
 	if b.ResourceType != "Bundle" {
@@ -561,28 +634,27 @@ func splitRequestURL(u string) (typ, id, query string) {
 
 // resolveReferences rewrites the references of entry's resource: fullUrls
 // of other entries to their ids, conditional references to the one resource
-// they match. It leaves the resource untouched when nothing needs
-// rewriting. Without tx, a conditional reference or a fullUrl whose id
-// depends on a search answers errNeedsDatabase. It also returns the
-// resource decoded, as rewritten.
+// they match. Without tx, a conditional reference or a fullUrl whose id
+// depends on a search answers errNeedsDatabase. It returns the resource
+// compacted (white space removed, every other byte as received) with its
+// references rewritten in place, and the resource decoded, as rewritten.
 func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, pl *txPlan, entry int) ([]byte, map[string]any, error) {
 	raw, ids := pl.entries[entry].Resource, pl.ids
 	if len(raw) == 0 {
 		return nil, nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d has no resource", entry)
 	}
-	var doc map[string]any
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(&doc); err != nil || doc == nil {
+	v, compact, spans, err := jsonx.DecodeCompact(raw, "reference")
+	doc, _ := v.(map[string]any)
+	if err != nil || doc == nil {
 		if err == nil {
 			err = errors.New("not a JSON object")
 		}
 		return nil, nil, errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d: malformed JSON: %v", entry, err)
 	}
-	if !bytes.Contains(raw, []byte(`"reference"`)) {
-		return raw, doc, nil
+	if len(spans) == 0 {
+		return compact, doc, nil
 	}
-	changed := false
+	replaced := map[string]string{} // reference as received → as stored
 	var walkErr error
 	var walk func(v any)
 	walk = func(v any) {
@@ -592,7 +664,7 @@ func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, p
 				if s, ok := child.(string); ok && k == "reference" {
 					if to, ok := ids[s]; ok {
 						x[k] = to
-						changed = true
+						replaced[s] = to
 					} else if tx == nil && (pl.pending[s] || strings.Contains(s, "?")) {
 						walkErr = errNeedsDatabase
 						return
@@ -607,7 +679,7 @@ func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, p
 							return
 						}
 						x[k] = t + "/" + matches[0].ID
-						changed = true
+						replaced[s] = t + "/" + matches[0].ID
 					} else if strings.HasPrefix(s, "urn:uuid:") || strings.HasPrefix(s, "urn:oid:") {
 						walkErr = errs.Invalidf(fmt.Sprintf("Bundle.entry[%d].resource", entry), "entry %d refers to %s, which no entry of the transaction has as fullUrl", entry, s)
 						return
@@ -626,9 +698,32 @@ func (a *API) resolveReferences(ctx context.Context, tx *sql.Tx, p *Principal, p
 	if walkErr != nil {
 		return nil, nil, walkErr
 	}
-	if !changed {
-		return raw, doc, nil
+	if len(replaced) == 0 {
+		return compact, doc, nil
 	}
-	out, err := marshal(doc)
-	return out, doc, err
+	return spliceStrings(compact, spans, replaced), doc, nil
+}
+
+// spliceStrings returns doc with each string literal at spans whose value
+// is a key of replace written as that key's value instead.
+func spliceStrings(doc []byte, spans []jsonx.Span, replace map[string]string) []byte {
+	out := make([]byte, 0, len(doc)+len(replace)*16)
+	from := 0
+	for _, sp := range spans {
+		lit := doc[sp.Start:sp.End]
+		var to string
+		var ok bool
+		if bytes.IndexByte(lit, '\\') < 0 {
+			to, ok = replace[string(lit[1:len(lit)-1])]
+		} else if v, err := jsonx.Decode(lit); err == nil {
+			to, ok = replace[v.(string)]
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, doc[from:sp.Start]...)
+		out = jsonx.AppendString(out, to)
+		from = sp.End
+	}
+	return append(out, doc[from:]...)
 }

@@ -15,14 +15,18 @@ import (
 )
 
 // fuzzAPI is an API on a fresh SQLite database with one organisation.
-func fuzzAPI(f *testing.F) (*API, *db.DB) {
-	d := dbtest.Open(f, db.SQLite)
+func fuzzAPI(f *testing.F) (*API, *db.DB) { return testAPI(f, db.SQLite) }
+
+// testAPI is an API on a fresh database of engine e with one organisation,
+// "org", that the operator's Principal may use.
+func testAPI(tb testing.TB, e db.Dialect) (*API, *db.DB) {
+	d := dbtest.Open(tb, e)
 	if _, err := d.Write.Exec("INSERT INTO organizations (id, slug, name, created_at) VALUES ('org', 'org', 'Org', CURRENT_TIMESTAMP)"); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	q, err := jobs.New(d, jobs.Config{})
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	store := NewStore(d, q, NewSpecIndexer())
 	return NewAPI(APIConfig{DB: d, Store: store, Search: NewSearcher(d, LookupParam), Access: OperatorAccess{}, IsType: spec.IsResourceType}), d

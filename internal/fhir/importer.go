@@ -308,8 +308,8 @@ func isNDJSON(b []byte) bool {
 
 // entriesOf turns a JSON document into transaction entries.
 func entriesOf(raw []byte) ([]entryIn, error) {
-	var b bundleIn
-	if err := json.Unmarshal(raw, &b); err != nil {
+	b, err := decodeBundle(raw)
+	if err != nil {
 		if _, _, herr := head(raw); herr == nil {
 			// A resource whose entry member is not a Bundle's.
 			if e, err := entryFor(raw); err == nil {
@@ -356,12 +356,7 @@ func entryFor(raw []byte) (entryIn, error) {
 		return entryIn{}, errs.Invalidf("resourceType", "a resource without resourceType")
 	}
 	e := entryIn{Resource: raw}
-	e.Request = &struct {
-		Method      string `json:"method"`
-		URL         string `json:"url"`
-		IfNoneExist string `json:"ifNoneExist"`
-		IfMatch     string `json:"ifMatch"`
-	}{Method: "POST", URL: typ}
+	e.Request = &entryRequest{Method: "POST", URL: typ}
 	if id != "" {
 		e.Request.Method, e.Request.URL = "PUT", typ+"/"+id
 	}

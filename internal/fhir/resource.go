@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 	"time"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/jsonx"
 )
 
 // NewID returns a new resource id: a version 7 UUID (RFC 9562) in
@@ -41,43 +41,24 @@ type member struct {
 
 // splitObject returns the top-level members of a JSON object in order.
 func splitObject(raw []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	ms, err := jsonx.Members(raw)
 	if err != nil {
-		return nil, jsonError(raw, dec, err)
+		return nil, jsonError(err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errs.Invalidf("", "a resource must be a JSON object")
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, jsonError(raw, dec, err)
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, jsonError(raw, dec, err)
-		}
-		out = append(out, member{key, v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, jsonError(raw, dec, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errs.Invalidf("", "unexpected data after the JSON object at byte %d", dec.InputOffset())
+	out := make([]member, len(ms))
+	for i, m := range ms {
+		out[i] = member{m.Key, m.Value}
 	}
 	return out, nil
 }
 
-func jsonError(raw []byte, dec *json.Decoder, err error) error {
-	var se *json.SyntaxError
+// jsonError describes malformed JSON as an invalid request.
+func jsonError(err error) error {
+	var se *jsonx.SyntaxError
 	if errors.As(err, &se) {
 		return errs.Invalidf("", "malformed JSON at byte %d: %v", se.Offset, err)
 	}
-	return errs.Invalidf("", "malformed JSON at byte %d: %v", dec.InputOffset(), err)
+	return errs.Invalidf("", "malformed JSON: %v", err)
 }
 
 // stamp returns raw with its id set and meta.versionId and meta.lastUpdated
@@ -197,16 +178,31 @@ func (s *stampable) stamp(version int64, lastUpdated time.Time) []byte {
 	return append(out, s.tail...)
 }
 
-// head reads resourceType and id of a resource.
+// head reads resourceType and id of a resource, checking that it is a
+// well-formed JSON object.
 func head(raw []byte) (resourceType, id string, err error) {
-	var h struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	members, err := jsonx.Members(raw)
+	if err != nil {
 		return "", "", errs.Invalidf("", "malformed JSON: %v", err)
 	}
-	return h.ResourceType, h.ID, nil
+	for _, m := range members {
+		var dst *string
+		switch m.Key {
+		case "resourceType":
+			dst = &resourceType
+		case "id":
+			dst = &id
+		default:
+			continue
+		}
+		v, _ := jsonx.Decode(m.Value)
+		s, ok := v.(string)
+		if !ok && v != nil {
+			return "", "", errs.Invalidf(m.Key, "%s must be a string", m.Key)
+		}
+		*dst = s
+	}
+	return resourceType, id, nil
 }
 
 // validID reports whether id is a FHIR id.
