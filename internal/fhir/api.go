@@ -254,6 +254,12 @@ func (a *API) checkResource(typ, wantID string, raw []byte, lenient bool) error 
 	if err != nil {
 		return &OutcomeError{Code: errs.Invalid, Issues: []Issue{{Severity: "error", Code: "structure", Message: errs.MessageOf(err)}}}
 	}
+	return a.checkHeaded(typ, wantID, t, id, raw, lenient)
+}
+
+// checkHeaded is checkResource for a resource whose resourceType t and id
+// have been read already.
+func (a *API) checkHeaded(typ, wantID, t, id string, raw []byte, lenient bool) error {
 	if t != typ {
 		return &OutcomeError{Code: errs.Invalid, Issues: []Issue{{Severity: "error", Code: "invalid", Expression: "resourceType",
 			Message: fmt.Sprintf("the body is a %q but the URL says %s", t, typ)}}}

@@ -302,7 +302,11 @@ func (a *API) prepareResource(ctx context.Context, tx *sql.Tx, p *Principal, pl 
 	if pl.methods[i] == "PUT" {
 		raw = withID(raw, pl.targets[i])
 	}
-	if err := a.checkResource(typ, "", raw, pl.lenient); err != nil {
+	t, ok := doc["resourceType"].(string)
+	if !ok && doc["resourceType"] != nil {
+		return &preparedResource{err: withEntry(errs.Invalidf("resourceType", "resourceType must be a string"), i)}
+	}
+	if err := a.checkHeaded(typ, "", t, "", raw, pl.lenient); err != nil {
 		return &preparedResource{err: withEntry(err, i)}
 	}
 	pr := &preparedResource{raw: raw}
