@@ -1,11 +1,11 @@
 package fhir
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,24 +82,22 @@ type stampable struct {
 
 // prepareStamp parses raw and sets its id. meta.versionId and
 // meta.lastUpdated come first in meta, the other members of meta follow
-// in key order.
+// in the order received (a repeated one once, its last value).
 func prepareStamp(raw []byte, id string) (*stampable, error) {
 	members, err := splitObject(raw)
 	if err != nil {
 		return nil, err
 	}
-	idJSON, _ := json.Marshal(id)
-	var meta map[string]json.RawMessage
+	idJSON := jsonx.AppendString(nil, id)
+	var meta []jsonx.Member
 	metaAt, idAt, typeAt := -1, -1, -1
 	for i, m := range members {
 		switch m.key {
 		case "meta":
 			metaAt = i
-			if err := json.Unmarshal(m.value, &meta); err != nil || meta == nil {
+			if meta, err = jsonx.Members(m.value); err != nil {
 				return nil, errs.Invalidf("meta", "meta must be a JSON object")
 			}
-			delete(meta, "versionId")
-			delete(meta, "lastUpdated")
 		case "id":
 			idAt = i
 		case "resourceType":
@@ -110,49 +108,44 @@ func prepareStamp(raw []byte, id string) (*stampable, error) {
 		return nil, errs.Invalidf("resourceType", "the resource has no resourceType")
 	}
 	var metaRest []byte // `,"k":v…}`
-	if len(meta) > 0 {
-		rest, err := json.Marshal(meta)
-		if err != nil {
-			return nil, errs.Invalidf("meta", "meta: %v", err)
+	for k, m := range meta {
+		if m.Key == "versionId" || m.Key == "lastUpdated" || slices.ContainsFunc(meta[k+1:], func(later jsonx.Member) bool { return later.Key == m.Key }) {
+			continue
 		}
-		metaRest = append([]byte{','}, rest[1:]...)
-	} else {
-		metaRest = []byte{'}'}
+		metaRest = append(metaRest, ',')
+		metaRest = jsonx.AppendString(metaRest, m.Key)
+		metaRest = append(append(metaRest, ':'), m.Value...)
 	}
+	metaRest = append(metaRest, '}')
 	if idAt >= 0 {
 		members[idAt].value = idJSON
 	}
-	var b bytes.Buffer
-	b.Grow(len(raw) + 96)
-	b.WriteByte('{')
+	b := make([]byte, 0, len(raw)+96)
+	b = append(b, '{')
 	var st stampable
 	first := true
 	key := func(k string) {
 		if !first {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		first = false
-		q, _ := json.Marshal(k)
-		b.Write(q)
-		b.WriteByte(':')
+		b = append(jsonx.AppendString(b, k), ':')
 	}
 	writeMeta := func() {
 		key("meta")
-		b.WriteByte('{')
-		st.head = bytes.Clone(b.Bytes())
-		b.Reset()
-		b.Write(metaRest)
+		st.head = append(b, '{')
+		b = append(make([]byte, 0, max(len(raw)-len(st.head), 0)+len(metaRest)+96), metaRest...)
 	}
 	for i, m := range members {
 		if i == metaAt {
 			writeMeta()
 		} else {
 			key(m.key)
-			b.Write(m.value)
+			b = append(b, m.value...)
 		}
 		if i == typeAt && idAt < 0 {
 			key("id")
-			b.Write(idJSON)
+			b = append(b, idJSON...)
 			if metaAt < 0 {
 				writeMeta()
 			}
@@ -161,8 +154,8 @@ func prepareStamp(raw []byte, id string) (*stampable, error) {
 			writeMeta()
 		}
 	}
-	b.WriteByte('}')
-	st.tail = b.Bytes()
+	b = append(b, '}')
+	st.tail = b
 	return &st, nil
 }
 
