@@ -90,6 +90,9 @@ type Log struct {
 
 	pubMu         sync.Mutex
 	lastPublished uint64 // newest checkpoint size this process published
+
+	seqMu      sync.Mutex // guards seqScratch
+	seqScratch seqScratch // the sequencer's buffers, reused from turn to turn
 }
 
 type recordReq struct {

@@ -49,6 +49,7 @@ type spool struct {
 
 	ingestMu sync.Mutex // one ingest at a time
 	readBuf  []byte     // the ingest's buffer, reused (guarded by ingestMu)
+	vals     []any      // the ingest's insert values, reused (guarded by ingestMu)
 	mu       sync.Mutex // guards the fields below
 	f        *os.File
 	gen      string     // the file's generation, named in its header
@@ -382,9 +383,9 @@ func (s *spool) ingest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var rows [][]any
+		vals := s.vals[:0] // id, body, id, body…
 		off := 0
-		for len(rows) < spoolBatch {
+		for len(vals) < 2*spoolBatch {
 			body, next, ok := nextRecord(data[off:])
 			if !ok {
 				break
@@ -395,7 +396,7 @@ func (s *spool) ingest(ctx context.Context) error {
 			if id.Type != gjson.String || id.Str == "" {
 				return fmt.Errorf("audit: the spooled entry at offset %d has no id", from+int64(off))
 			}
-			rows = append(rows, []any{id.Str, body})
+			vals = append(vals, id.Str, body)
 			off += next
 		}
 		if off == 0 {
@@ -403,13 +404,17 @@ func (s *spool) ingest(ctx context.Context) error {
 		}
 		end := from + int64(off)
 		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-			if err := insertEntryRows(ctx, tx, s.db.Dialect, rows); err != nil {
+			if err := insertEntryRows(ctx, tx, s.db.Dialect, vals); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO audit_spool (generation, ingested) VALUES ($1, $2)
 				ON CONFLICT (generation) DO UPDATE SET ingested = excluded.ingested`, gen, end)
 			return err
 		})
+		// Reused by the next transaction, cleared so as to hold on to no
+		// entry.
+		clear(vals)
+		s.vals = vals[:0]
 		if err != nil {
 			return fmt.Errorf("audit: ingest the spool: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -25,43 +24,51 @@ type queryer interface {
 // insertEntries stores entries for the sequencer. On PostgreSQL they are
 // also listed in audit_pending (see the migration for why).
 func insertEntries(ctx context.Context, tx execer, dialect db.Dialect, es []Entry) error {
-	rows := make([][]any, len(es))
+	vals := make([]any, 0, 2*len(es))
 	for i := range es {
-		rows[i] = []any{es[i].ID, es[i].Canonical()}
+		vals = append(vals, es[i].ID, es[i].Canonical())
 	}
-	return insertEntryRows(ctx, tx, dialect, rows)
+	return insertEntryRows(ctx, tx, dialect, vals)
 }
 
-// insertEntryRows stores rows of (id, canonical bytes) as insertEntries
-// does.
-func insertEntryRows(ctx context.Context, tx execer, dialect db.Dialect, rows [][]any) error {
-	if err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, dialect, rows); err != nil {
+// insertEntryRows stores entries as insertEntries does, given as vals:
+// id, canonical bytes, id, canonical bytes… (ids as strings).
+func insertEntryRows(ctx context.Context, tx execer, dialect db.Dialect, vals []any) error {
+	n := len(vals) / 2
+	var args []any
+	err := insertRows(ctx, tx, "INSERT INTO audit_entry (id, body) VALUES ", 2, dialect, n, &args,
+		func(args []any, i int) []any { return append(args, vals[2*i], vals[2*i+1]) })
+	if err != nil || dialect == db.SQLite {
 		return err
 	}
-	if dialect == db.SQLite {
-		return nil
-	}
-	for i := range rows {
-		rows[i] = rows[i][:1]
-	}
-	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, dialect, rows)
+	return insertRows(ctx, tx, "INSERT INTO audit_pending (entry_id) VALUES ", 1, dialect, n, &args,
+		func(args []any, i int) []any { return append(args, vals[2*i]) })
 }
 
-// insertRows inserts rows with multi-row INSERT statements of 256, 128 … 1
-// rows, so that few distinct statements exist (each is prepared once per
+// insertRows inserts n rows with multi-row INSERT statements of 256, 128 …
+// 1 rows, so that few distinct statements exist (each is prepared once per
 // connection) and few round trips are made, with d's placeholders (see
-// [db.Dialect.AppendPlaceholders]).
-func insertRows(ctx context.Context, tx execer, prefix string, ncols int, d db.Dialect, rows [][]any) error {
-	for len(rows) > 0 {
-		n := chunk(len(rows))
-		args := make([]any, 0, n*ncols)
-		for _, r := range rows[:n] {
-			args = append(args, r...)
+// [db.Dialect.AppendPlaceholders]). row appends the ncols values of row i
+// to args and returns it. Each statement's arguments are gathered in *buf,
+// which is reused from statement to statement (and may be passed in from
+// an earlier call) and left cleared, so that it holds on to no values.
+func insertRows(ctx context.Context, tx execer, prefix string, ncols int, d db.Dialect, n int, buf *[]any, row func(args []any, i int) []any) error {
+	for i := 0; i < n; {
+		k := chunk(n - i)
+		args := (*buf)[:0]
+		if cap(args) < k*ncols {
+			args = make([]any, 0, k*ncols)
 		}
-		if _, err := tx.ExecContext(ctx, multiRow(prefix, ncols, n, d), args...); err != nil {
+		for j := i; j < i+k; j++ {
+			args = row(args, j)
+		}
+		_, err := tx.ExecContext(ctx, multiRow(prefix, ncols, k, d), args...)
+		clear(args)
+		*buf = args[:0]
+		if err != nil {
 			return fmt.Errorf("%s…: %w", strings.TrimSpace(prefix[:min(len(prefix), 30)]), err)
 		}
-		rows = rows[n:]
+		i += k
 	}
 	return nil
 }
@@ -75,13 +82,26 @@ func chunk(n int) int {
 	return c
 }
 
-var sqlCache sync.Map // string key → statement text
+// multiRowKey names a statement of multiRow.
+type multiRowKey struct {
+	prefix   string
+	ncols, n int
+	d        db.Dialect
+}
+
+var (
+	sqlCacheMu sync.RWMutex
+	sqlCache   = map[multiRowKey]string{} // statement texts
+)
 
 // multiRow returns prefix followed by n rows of ncols placeholders.
 func multiRow(prefix string, ncols, n int, d db.Dialect) string {
-	key := prefix + "|" + strconv.Itoa(ncols) + "|" + strconv.Itoa(n) + "|" + string(d)
-	if s, ok := sqlCache.Load(key); ok {
-		return s.(string)
+	key := multiRowKey{prefix, ncols, n, d}
+	sqlCacheMu.RLock()
+	s, ok := sqlCache[key]
+	sqlCacheMu.RUnlock()
+	if ok {
+		return s
 	}
 	var b strings.Builder
 	b.WriteString(prefix)
@@ -91,7 +111,9 @@ func multiRow(prefix string, ncols, n int, d db.Dialect) string {
 		}
 		d.AppendPlaceholders(&b, i*ncols, ncols)
 	}
-	s := b.String()
-	sqlCache.Store(key, s)
+	s = b.String()
+	sqlCacheMu.Lock()
+	sqlCache[key] = s
+	sqlCacheMu.Unlock()
 	return s
 }

@@ -35,12 +35,43 @@ func hashChildren(l, r []byte) []byte {
 	if len(l) != sha256.Size || len(r) != sha256.Size {
 		return hasher.HashChildren(l, r)
 	}
+	sum := sumChildren(l, r)
+	return sum[:]
+}
+
+// sumChildren is hashChildren of two 32-byte hashes, as an array.
+func sumChildren(l, r []byte) [sha256.Size]byte {
 	var in [1 + 2*sha256.Size]byte
 	in[0] = rfc6962.RFC6962NodeHashPrefix
 	copy(in[1:], l)
 	copy(in[1+sha256.Size:], r)
-	sum := sha256.Sum256(in[:])
-	return sum[:]
+	return sha256.Sum256(in[:])
+}
+
+// hashArena hands out the 32-byte slices of hashes that live as long as
+// one another (a sequencer turn's), carved from larger allocations.
+type hashArena struct{ slab []byte }
+
+// hashArenaSlab is how many hashes one allocation of a hashArena holds.
+const hashArenaSlab = 64
+
+// alloc returns an empty slice with room for one hash.
+func (a *hashArena) alloc() []byte {
+	if cap(a.slab)-len(a.slab) < sha256.Size {
+		a.slab = make([]byte, 0, hashArenaSlab*sha256.Size)
+	}
+	k := len(a.slab)
+	a.slab = a.slab[:k+sha256.Size]
+	return a.slab[k:k:len(a.slab)]
+}
+
+// hashChildren is hashChildren with the result in a.
+func (a *hashArena) hashChildren(l, r []byte) []byte {
+	if len(l) != sha256.Size || len(r) != sha256.Size {
+		return hasher.HashChildren(l, r)
+	}
+	sum := sumChildren(l, r)
+	return append(a.alloc(), sum[:]...)
 }
 
 // leafHasher computes RFC 6962 leaf hashes, SHA-256(0x00 || bytes), with
@@ -55,10 +86,15 @@ var leafPrefix = []byte{rfc6962.RFC6962LeafHashPrefix}
 
 // sum returns the leaf hash of b.
 func (lh *leafHasher) sum(b []byte) []byte {
+	return lh.appendSum(make([]byte, 0, sha256.Size), b)
+}
+
+// appendSum appends the leaf hash of b to dst and returns the result.
+func (lh *leafHasher) appendSum(dst, b []byte) []byte {
 	lh.h.Reset()
 	lh.h.Write(leafPrefix)
 	lh.h.Write(b)
-	return lh.h.Sum(make([]byte, 0, sha256.Size))
+	return lh.h.Sum(dst)
 }
 
 // tree is the sequencer's state.
@@ -70,8 +106,9 @@ type tree struct {
 }
 
 // readTree reads the sequencer's state; lock takes the sequencer lock on
-// PostgreSQL (on SQLite the write transaction is the lock).
-func readTree(ctx context.Context, q queryer, lock bool) (*tree, error) {
+// PostgreSQL (on SQLite the write transaction is the lock). The range
+// computes node hashes with rf.
+func readTree(ctx context.Context, q queryer, lock bool, rf *compact.RangeFactory) (*tree, error) {
 	query := "SELECT size, root, compact, cursor FROM audit_tree WHERE id = 1"
 	if lock {
 		query += " FOR UPDATE"
@@ -88,7 +125,7 @@ func readTree(ctx context.Context, q queryer, lock bool) (*tree, error) {
 	for i := 0; i < len(packed); i += hasher.Size() {
 		hashes = append(hashes, packed[i:i+hasher.Size()])
 	}
-	rng, err := rangeFactory.NewRange(0, uint64(size), hashes)
+	rng, err := rf.NewRange(0, uint64(size), hashes)
 	if err != nil {
 		return nil, fmt.Errorf("tree state: %w", err)
 	}
@@ -107,13 +144,27 @@ type searchFields struct {
 }
 
 // parse reads the search fields from an entry's canonical bytes in one pass
-// over its members.
+// over its members. The strings it keeps are copies: none refers to body.
 func (f *searchFields) parse(body []byte) error {
+	if err := f.parseView(body); err != nil {
+		return err
+	}
+	f.OrgID, f.Recorded, f.Action, f.Subject = strings.Clone(f.OrgID), strings.Clone(f.Recorded),
+		strings.Clone(f.Action), strings.Clone(f.Subject)
+	for i, p := range f.Patients {
+		f.Patients[i] = strings.Clone(p)
+	}
+	return nil
+}
+
+// parseView is parse, except that the strings may refer to body (valid only
+// while body is) and that f.Patients's array is reused.
+func (f *searchFields) parseView(body []byte) error {
+	*f = searchFields{Patients: f.Patients[:0]}
 	if !gjson.ValidBytes(body) {
 		return errors.New("not valid JSON")
 	}
-	// The bytes are read in place, viewed as a string (gjson takes
-	// strings); every value kept is cloned, so none refers to body after.
+	// The bytes are read in place, viewed as a string (gjson takes strings).
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
 	if !root.IsObject() {
 		return errors.New("not a JSON object")
@@ -122,11 +173,11 @@ func (f *searchFields) parse(body []byte) error {
 	root.ForEach(func(key, v gjson.Result) bool {
 		switch key.Str {
 		case "org":
-			f.OrgID = strings.Clone(v.String())
+			f.OrgID = v.String()
 		case "recorded":
-			f.Recorded = strings.Clone(v.String())
+			f.Recorded = v.String()
 		case "action":
-			f.Action = strings.Clone(v.String())
+			f.Action = v.String()
 		case "outcome":
 			if v.Type != gjson.Number {
 				bad = fmt.Errorf("outcome is %s, not a number", v.Type)
@@ -134,10 +185,10 @@ func (f *searchFields) parse(body []byte) error {
 			}
 			f.Outcome = int(v.Int())
 		case "agent":
-			f.Subject = strings.Clone(v.Get("subject").String())
+			f.Subject = v.Get("subject").String()
 		case "patients":
 			v.ForEach(func(_, p gjson.Result) bool {
-				f.Patients = append(f.Patients, strings.Clone(p.String()))
+				f.Patients = append(f.Patients, p.String())
 				return true
 			})
 		}
@@ -169,13 +220,74 @@ func (l *Log) Sequence(ctx context.Context) (int, error) {
 }
 
 // pendingEntry is an entry read for sequencing, hashed and decoded before
-// the sequencer takes the lock.
+// the sequencer takes the lock. The values that go into the inserts are
+// held as the insert arguments they become (any): as the driver returned
+// them, or boxed once, so that a value used in several rows is not boxed
+// again for each.
 type pendingEntry struct {
-	seq, pos int64
-	id       string
-	hash     []byte
+	seq, pos, id any // as read: int64, int64, string
+	posN         int64
+	hash         []byte
+	hashArg      any // hash
+	idx          any // the leaf index (int64), given under the lock
+	recorded     any // Unix microseconds (int64); 0 if not indexed
+	outcome      int64
+	org, subject any // strings; "" if not indexed
+	action       any
+	patients     []any // strings
+}
+
+// nodeRow is an audit_node row.
+type nodeRow struct {
+	level, idx int64
+	hash       []byte
+}
+
+// seqScratch holds the buffers of a sequencer turn, reused by later turns
+// so that a turn's garbage grows with the rows it stores and not with its
+// own bookkeeping. Everything in it is cleared at the end of a turn; the
+// buffers stay (at most a few MB, after batches of sequenceBatch).
+type seqScratch struct {
+	batch    []pendingEntry
+	patients []any // pendingEntry.patients point into it
+	prows    [][4]any
+	nodes    []nodeRow
+	args     []any
 	fields   searchFields
-	recorded int64
+	boxes    map[string]any // strings of the turn, each boxed once
+}
+
+// box returns v as an insert argument: a copy of v, boxed, the same for
+// equal strings within a turn (most entries of a turn share their
+// organisation and action, and many their user and patient).
+func (sc *seqScratch) box(v string) any {
+	if b, ok := sc.boxes[v]; ok {
+		return b
+	}
+	if sc.boxes == nil {
+		sc.boxes = map[string]any{}
+	}
+	v = strings.Clone(v)
+	b := any(v)
+	sc.boxes[v] = b
+	return b
+}
+
+// reset clears sc for the next turn.
+func (sc *seqScratch) reset() {
+	clear(sc.batch)
+	sc.batch = sc.batch[:0]
+	clear(sc.patients)
+	sc.patients = sc.patients[:0]
+	clear(sc.prows)
+	sc.prows = sc.prows[:0]
+	clear(sc.nodes)
+	sc.nodes = sc.nodes[:0]
+	clear(sc.args)
+	sc.args = sc.args[:0]
+	clear(sc.fields.Patients)
+	sc.fields = searchFields{Patients: sc.fields.Patients[:0]}
+	clear(sc.boxes)
 }
 
 // errRaced says another sequencer moved the tree between reading and locking.
@@ -187,43 +299,93 @@ var errRaced = errors.New("audit: another sequencer ran")
 // meanwhile the batch is dropped and read again.
 func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, err error) {
 	sqlite := l.db.Dialect == db.SQLite
-	before, err := readTree(ctx, l.db.Read, false)
+	// qctx is the context of the turn's statements other than BEGIN. On
+	// SQLite a statement under a context that can be cancelled costs a
+	// goroutine watching it (the driver's, and database/sql's for rows),
+	// about a tenth of a small turn; there the statements wait for no lock
+	// (reads do not, and the write transaction takes the lock at BEGIN,
+	// under ctx) and run for at most milliseconds, so they do without
+	// ctx's cancellation. A cancelled ctx still stops the turn: checked
+	// before it starts, and database/sql rolls the transaction back, so
+	// that its next statement fails. On PostgreSQL statements may wait on
+	// locks or the network, and keep ctx.
+	qctx := ctx
+	if sqlite {
+		if err := ctx.Err(); err != nil {
+			return 0, false, err
+		}
+		qctx = context.WithoutCancel(ctx)
+	}
+	before, err := readTree(qctx, l.db.Read, false, rangeFactory)
 	if err != nil {
 		return 0, false, err
 	}
 	var rows *sql.Rows
 	if sqlite {
-		rows, err = l.db.Read.QueryContext(ctx, "SELECT 0, pos, id, body FROM audit_entry WHERE pos > $1 ORDER BY pos LIMIT $2", before.cursor, limit)
+		rows, err = l.db.Read.QueryContext(qctx, "SELECT 0, pos, id, body FROM audit_entry WHERE pos > $1 ORDER BY pos LIMIT $2", before.cursor, limit)
 	} else {
-		rows, err = l.db.Read.QueryContext(ctx, `SELECT p.seq, e.pos, e.id, e.body FROM audit_pending p
+		rows, err = l.db.Read.QueryContext(qctx, `SELECT p.seq, e.pos, e.id, e.body FROM audit_pending p
 			JOIN audit_entry e ON e.id = p.entry_id ORDER BY p.seq LIMIT $1`, limit)
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("read pending: %w", err)
 	}
-	var batch []pendingEntry
+	// Turns of one Log normally run one at a time (Run); one that overlaps
+	// (a direct call of Sequence) works with buffers of its own.
+	var sc *seqScratch
+	if l.seqMu.TryLock() {
+		sc = &l.seqScratch
+		defer l.seqMu.Unlock()
+	} else {
+		sc = new(seqScratch)
+	}
+	defer sc.reset()
+	batch := sc.batch[:0]
 	lh := newLeafHasher()
+	var arena hashArena // the leaf and node hashes of the turn
+	f := &sc.fields
 	for rows.Next() {
-		var pe pendingEntry
+		// The entry is read in place in the batch (a pendingEntry of its
+		// own would escape to the heap through Scan).
+		batch = append(batch, pendingEntry{})
+		pe := &batch[len(batch)-1]
 		var body sql.RawBytes
+		// seq, pos and id are scanned into interfaces: the driver's values,
+		// already boxed, become the insert arguments as they are.
 		if err := rows.Scan(&pe.seq, &pe.pos, &pe.id, &body); err != nil {
 			rows.Close()
 			return 0, false, fmt.Errorf("read pending: %w", err)
 		}
-		pe.hash = lh.sum(body)
+		pos, ok := pe.pos.(int64)
+		_, okID := pe.id.(string)
+		if !ok || !okID {
+			rows.Close()
+			return 0, false, fmt.Errorf("read pending: entry position %T and id %T", pe.pos, pe.id)
+		}
+		pe.posN = pos
+		pe.hash = lh.appendSum(arena.alloc(), body)
+		pe.hashArg = pe.hash
 		// The search columns come from the leaf bytes themselves. An entry
 		// that does not decode is still a leaf, found by no search.
-		if err := pe.fields.parse(body); err != nil {
+		pe.recorded = int64(0)
+		if err := f.parseView(body); err != nil {
 			l.log.Warn("audit: entry not indexed for search", "entry", pe.id, "err", err)
-			pe.fields = searchFields{}
-		} else if when, err := time.Parse(recordedLayout, pe.fields.Recorded); err != nil {
+			*f = searchFields{Patients: f.Patients[:0]}
+		} else if when, err := time.Parse(recordedLayout, f.Recorded); err != nil {
 			l.log.Warn("audit: entry not indexed for search", "entry", pe.id, "err", err)
-			pe.fields = searchFields{}
+			*f = searchFields{Patients: f.Patients[:0]}
 		} else {
 			pe.recorded = when.UnixMicro()
 		}
-		batch = append(batch, pe)
+		pe.outcome = int64(f.Outcome)
+		pe.org, pe.subject, pe.action = sc.box(f.OrgID), sc.box(f.Subject), sc.box(f.Action)
+		k := len(sc.patients)
+		for _, p := range f.Patients {
+			sc.patients = append(sc.patients, sc.box(p))
+		}
+		pe.patients = sc.patients[k:len(sc.patients):len(sc.patients)]
 	}
+	sc.batch = batch
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, false, fmt.Errorf("read pending: %w", err)
 	}
@@ -231,7 +393,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		return 0, false, nil
 	}
 	err = l.db.InTx(ctx, func(tx *sql.Tx) error {
-		t, err := readTree(ctx, tx, !sqlite)
+		t, err := readTree(qctx, tx, !sqlite, &compact.RangeFactory{Hash: arena.hashChildren})
 		if err != nil {
 			return err
 		}
@@ -240,47 +402,55 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		if t.size != before.size || t.cursor != before.cursor {
 			return errRaced
 		}
-		var seqs, leaves, nodes, patients [][]any
+		nodes := sc.nodes[:0]
 		visit := func(id compact.NodeID, hash []byte) {
-			nodes = append(nodes, []any{int64(id.Level), int64(id.Index), hash})
+			nodes = append(nodes, nodeRow{int64(id.Level), int64(id.Index), hash})
 		}
-		cursor := t.cursor
-		for _, pe := range batch {
-			idx := int64(t.rng.End())
+		prows := sc.prows[:0]
+		for i := range batch {
+			pe := &batch[i]
+			pe.idx = int64(t.rng.End())
 			if err := t.rng.Append(pe.hash, visit); err != nil {
 				return err
 			}
-			seqs = append(seqs, []any{pe.seq})
-			cursor = pe.pos
-			f := &pe.fields
-			leaves = append(leaves, []any{idx, pe.pos, pe.id, pe.hash, f.OrgID, pe.recorded, f.Subject, f.Action, f.Outcome})
-			for _, p := range f.Patients {
-				patients = append(patients, []any{f.OrgID, p, pe.recorded, idx})
+			for _, p := range pe.patients {
+				prows = append(prows, [4]any{pe.org, p, pe.recorded, pe.idx})
 			}
 		}
-		for _, ins := range []struct {
-			prefix string
-			ncols  int
-			rows   [][]any
-		}{
-			{"INSERT INTO audit_leaf (idx, entry_pos, entry_id, hash, org_id, recorded, subject, action, outcome) VALUES ", 9, leaves},
-			{"INSERT INTO audit_node (level, idx, hash) VALUES ", 3, nodes},
-			{"INSERT INTO audit_patient (org_id, patient, recorded, idx) VALUES ", 4, patients},
-		} {
-			if err := insertRows(ctx, tx, ins.prefix, ins.ncols, l.db.Dialect, ins.rows); err != nil {
-				return err
-			}
+		sc.nodes, sc.prows = nodes, prows
+		cursor := batch[len(batch)-1].posN
+		if err := insertRows(qctx, tx, "INSERT INTO audit_leaf (idx, entry_pos, entry_id, hash, org_id, recorded, subject, action, outcome) VALUES ",
+			9, l.db.Dialect, len(batch), &sc.args, func(args []any, i int) []any {
+				pe := &batch[i]
+				return append(args, pe.idx, pe.pos, pe.id, pe.hashArg, pe.org, pe.recorded, pe.subject, pe.action, pe.outcome)
+			}); err != nil {
+			return err
 		}
-		for !sqlite && len(seqs) > 0 {
-			k := chunk(len(seqs))
-			args := make([]any, k)
-			for i := range k {
-				args[i] = seqs[i][0]
+		if err := insertRows(qctx, tx, "INSERT INTO audit_node (level, idx, hash) VALUES ",
+			3, l.db.Dialect, len(nodes), &sc.args, func(args []any, i int) []any {
+				return append(args, nodes[i].level, nodes[i].idx, nodes[i].hash)
+			}); err != nil {
+			return err
+		}
+		if err := insertRows(qctx, tx, "INSERT INTO audit_patient (org_id, patient, recorded, idx) VALUES ",
+			4, l.db.Dialect, len(prows), &sc.args, func(args []any, i int) []any {
+				return append(args, prows[i][:]...)
+			}); err != nil {
+			return err
+		}
+		for done := 0; !sqlite && done < len(batch); {
+			k := chunk(len(batch) - done)
+			args := sc.args[:0]
+			for _, pe := range batch[done : done+k] {
+				args = append(args, pe.seq)
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_pending WHERE seq IN "+l.db.Dialect.Placeholders(0, k), args...); err != nil {
+			_, err := tx.ExecContext(qctx, "DELETE FROM audit_pending WHERE seq IN "+l.db.Dialect.Placeholders(0, k), args...)
+			clear(args)
+			sc.args = args[:0]
+			if err != nil {
 				return fmt.Errorf("clear pending: %w", err)
 			}
-			seqs = seqs[k:]
+			done += k
 		}
 		root, err := t.rng.GetRootHash(nil)
 		if err != nil {
@@ -290,7 +460,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		for _, h := range t.rng.Hashes() {
 			packed = append(packed, h...)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE audit_tree SET size = $1, root = $2, compact = $3, cursor = $4 WHERE id = 1",
+		if _, err := tx.ExecContext(qctx, "UPDATE audit_tree SET size = $1, root = $2, compact = $3, cursor = $4 WHERE id = 1",
 			int64(t.rng.End()), root, packed, cursor); err != nil {
 			return fmt.Errorf("store tree state: %w", err)
 		}
@@ -308,7 +478,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 // Size returns the current tree size and root hash: the entries sequenced so
 // far.
 func (l *Log) Size(ctx context.Context) (uint64, []byte, error) {
-	t, err := readTree(ctx, l.db.Read, false)
+	t, err := readTree(ctx, l.db.Read, false, rangeFactory)
 	if err != nil {
 		return 0, nil, fmt.Errorf("audit: %w", err)
 	}
