@@ -27,11 +27,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/careloop/careloop/internal/platform/errs"
+	"github.com/careloop/careloop/internal/platform/jsonx"
 )
 
 // Coding is a code from a code system, as in FHIR.
@@ -202,9 +202,9 @@ func (e *Entry) appendCanonical(b []byte) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, canonicalVersion, 10)
 	b = append(b, `,"id":`...)
-	b = appendJSONString(b, e.ID)
+	b = jsonx.AppendHTMLSafeString(b, e.ID)
 	b = append(b, `,"org":`...)
-	b = appendJSONString(b, e.OrgID)
+	b = jsonx.AppendHTMLSafeString(b, e.OrgID)
 	b = append(b, `,"recorded":"`...)
 	b = e.Recorded.UTC().AppendFormat(b, recordedLayout)
 	b = append(b, `","type":`...)
@@ -217,11 +217,11 @@ func (e *Entry) appendCanonical(b []byte) []byte {
 		b = appendCoding(b, c)
 	}
 	b = append(b, `],"action":`...)
-	b = appendJSONString(b, string(e.Action))
+	b = jsonx.AppendHTMLSafeString(b, string(e.Action))
 	b = append(b, `,"outcome":`...)
 	b = strconv.AppendInt(b, int64(e.Outcome), 10)
 	b = append(b, `,"outcomeDesc":`...)
-	b = appendJSONString(b, e.OutcomeDesc)
+	b = jsonx.AppendHTMLSafeString(b, e.OutcomeDesc)
 	b = append(b, `,"agent":{`...)
 	n := len(b)
 	b = appendOptional(b, n, "subject", e.Agent.Subject)
@@ -235,7 +235,7 @@ func (e *Entry) appendCanonical(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, p)
+		b = jsonx.AppendHTMLSafeString(b, p)
 	}
 	b = append(b, `],"entities":[`...)
 	for i, en := range e.Entities {
@@ -249,7 +249,7 @@ func (e *Entry) appendCanonical(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `],"requestId":`...)
-	b = appendJSONString(b, e.RequestID)
+	b = jsonx.AppendHTMLSafeString(b, e.RequestID)
 	return append(b, '}')
 }
 
@@ -259,14 +259,14 @@ func appendCoding(b []byte, c Coding) []byte {
 	b = append(b, '{')
 	if c.System != "" {
 		b = append(b, `"system":`...)
-		b = appendJSONString(b, c.System)
+		b = jsonx.AppendHTMLSafeString(b, c.System)
 		b = append(b, ',')
 	}
 	b = append(b, `"code":`...)
-	b = appendJSONString(b, c.Code)
+	b = jsonx.AppendHTMLSafeString(b, c.Code)
 	if c.Display != "" {
 		b = append(b, `,"display":`...)
-		b = appendJSONString(b, c.Display)
+		b = jsonx.AppendHTMLSafeString(b, c.Display)
 	}
 	return append(b, '}')
 }
@@ -284,64 +284,7 @@ func appendOptional(b []byte, start int, name, value string) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	b = append(b, `":`...)
-	return appendJSONString(b, value)
-}
-
-// appendJSONString appends s as a JSON string escaped exactly as
-// encoding/json escapes it by default: quotes, backslashes and control
-// characters; <, > and & as \u003c, \u003e, \u0026; U+2028 and U+2029;
-// invalid UTF-8 as \ufffd.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonx.AppendHTMLSafeString(b, value)
 }
 
 func nonNil[T any](s []T) []T {

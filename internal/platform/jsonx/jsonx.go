@@ -111,17 +111,33 @@ func Members(data []byte) ([]Member, error) {
 // AppendString appends s to dst as a JSON string, escaped as encoding/json
 // escapes with HTML escaping off: quotes, backslashes and control
 // characters, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, &plain) }
+
+// AppendHTMLSafeString is AppendString that also escapes <, > and &, as
+// encoding/json.Marshal does by default.
+func AppendHTMLSafeString(dst []byte, s string) []byte { return appendString(dst, s, &plainHTML) }
+
+// plain marks the ASCII bytes a JSON string holds as they are; plainHTML
+// leaves out <, > and & as well.
+var plain, plainHTML = func() (p, h [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		p[c] = c != '"' && c != '\\'
+		h[c] = p[c] && c != '<' && c != '>' && c != '&'
+	}
+	return p, h
+}()
+
+func appendString(dst []byte, s string, safe *[256]bool) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if safe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

@@ -228,17 +228,30 @@ func TestErrorsNameTheProblem(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "Patient/1", "a\"b\\c", "line\nfeed\ttab\x00\x1f", "<&>", "\u2028\u2029", "\xff", "é😀"} {
+// checkAppendString holds AppendString and AppendHTMLSafeString to
+// encoding/json's encoder with HTML escaping off and on.
+func checkAppendString(t *testing.T, s string) {
+	t.Helper()
+	for _, html := range []bool{false, true} {
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
+		enc.SetEscapeHTML(html)
 		if err := enc.Encode(s); err != nil {
 			t.Fatal(err)
 		}
-		if got := AppendString(nil, s); string(got) != strings.TrimSuffix(want.String(), "\n") {
-			t.Errorf("AppendString(%q) = %s, want %s", s, got, want.String())
+		got := AppendString([]byte("x"), s)
+		if html {
+			got = AppendHTMLSafeString([]byte("x"), s)
 		}
+		if string(got) != "x"+strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("%q (HTML escaping %v) = %s, want %s", s, html, got, want.String())
+		}
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "Patient/1", "a\"b\\c", "line\nfeed\ttab\x00\x1f\x7f", "<&>", "\u2028\u2029", "\xff", "é😀", "\xe2\x80"} {
+		checkAppendString(t, s)
 	}
 }
 
@@ -254,17 +267,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzAppendString(f *testing.F) {
 	f.Add("Patient/1")
 	f.Add("\u2028<\xff\"")
-	f.Fuzz(func(t *testing.T, s string) {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		if got := AppendString(nil, s); string(got) != strings.TrimSuffix(want.String(), "\n") {
-			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want.String())
-		}
-	})
+	f.Fuzz(checkAppendString)
 }
 
 // BenchmarkDecode decodes the first 500 Synthea resources with this
