@@ -51,8 +51,9 @@ type DB struct {
 	// SQLite.
 	Listen *pgxpool.Pool
 
-	location     string        // redacted, for messages
-	checkpointer *checkpointer // SQLite only
+	location     string          // redacted, for messages
+	checkpointer *checkpointer   // SQLite only
+	group        *groupCommitter // SQLite only: see InGroupTx
 }
 
 // Options tells Open where the database is.
@@ -137,13 +138,13 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 
-	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path}
+	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path, group: newGroupCommitter()}
 	if err := d.checkSQLite(ctx, path); err != nil {
 		d.Close()
 		ckpt.Close()
 		return nil, err
 	}
-	d.checkpointer = startCheckpointer(ckpt, o.Logger)
+	d.checkpointer = startCheckpointer(ckpt, write, o.Logger)
 	return d, nil
 }
 
