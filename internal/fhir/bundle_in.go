@@ -197,9 +197,7 @@ func (a *API) transaction(ctx context.Context, p *Principal, entries []entryIn, 
 		return nil, err
 	}
 	var results []entryResult
-	// Concurrent transactions share a commit on SQLite (see InGroupTx):
-	// each is still all or nothing on its own.
-	err = a.db.InGroupTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = a.db.InTx(ctx, func(tx *sql.Tx) (err error) {
 		results, err = a.transactionTx(ctx, tx, p, plan)
 		return err
 	})

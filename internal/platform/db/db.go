@@ -51,9 +51,8 @@ type DB struct {
 	// SQLite.
 	Listen *pgxpool.Pool
 
-	location     string          // redacted, for messages
-	checkpointer *checkpointer   // SQLite only
-	group        *groupCommitter // SQLite only: see InGroupTx
+	location     string        // redacted, for messages
+	checkpointer *checkpointer // SQLite only
 }
 
 // Options tells Open where the database is.
@@ -138,7 +137,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 
-	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path, group: newGroupCommitter()}
+	d := &DB{Dialect: SQLite, Write: write, Read: read, location: "sqlite:" + path}
 	if err := d.checkSQLite(ctx, path); err != nil {
 		d.Close()
 		ckpt.Close()
