@@ -56,6 +56,7 @@ func referenceMembers(data []byte) ([]Member, error) {
 // of members named key in data, members whose name repeats included.
 func countStrings(t *testing.T, data []byte, key string) int {
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
 	type level struct{ object, wantKey bool }
 	var stack []level
 	n, named := 0, false
