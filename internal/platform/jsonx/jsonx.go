@@ -309,50 +309,59 @@ func (d *decoder) memberKey() (string, error) {
 	return k.(string), nil
 }
 
-func (d *decoder) object() (any, error) {
+// elements reads the object or array that starts at d.i, calling each for
+// every member (each reads its name and value) or element (each reads it).
+func (d *decoder) elements(closing byte, after string, each func() error) error {
 	if err := d.enter(); err != nil {
-		return nil, err
+		return err
 	}
-	base := len(d.pairs)
 	d.ws()
-	if d.i < len(d.data) && d.data[d.i] == '}' {
-		d.put('}')
+	if d.i < len(d.data) && d.data[d.i] == closing {
+		d.put(closing)
 		d.i++
-	} else {
-		for {
-			k, err := d.memberKey()
-			if err != nil {
-				return nil, err
-			}
-			var v any
-			if d.emit && d.key != "" && k == d.key {
-				d.ws()
-				start := len(d.out)
-				v, err = d.value()
-				if _, ok := v.(string); ok && err == nil {
-					d.spans = append(d.spans, Span{start, len(d.out)})
-				}
-			} else {
-				v, err = d.value()
-			}
-			if err != nil {
-				return nil, err
-			}
-			if d.build {
-				d.pairs = append(d.pairs, member{k, v})
-			}
-			more, err := d.next('}', "object key:value pair")
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
+		d.depth--
+		return nil
+	}
+	for {
+		if err := each(); err != nil {
+			return err
+		}
+		more, err := d.next(closing, after)
+		if err != nil {
+			return err
+		}
+		if !more {
+			d.depth--
+			return nil
 		}
 	}
-	d.depth--
-	if !d.build {
-		return nil, nil
+}
+
+func (d *decoder) object() (any, error) {
+	base := len(d.pairs)
+	err := d.elements('}', "object key:value pair", func() error {
+		k, err := d.memberKey()
+		if err != nil {
+			return err
+		}
+		var v any
+		if d.emit && d.key != "" && k == d.key {
+			d.ws()
+			start := len(d.out)
+			v, err = d.value()
+			if _, ok := v.(string); ok && err == nil {
+				d.spans = append(d.spans, Span{start, len(d.out)})
+			}
+		} else {
+			v, err = d.value()
+		}
+		if d.build {
+			d.pairs = append(d.pairs, member{k, v})
+		}
+		return err
+	})
+	if err != nil || !d.build {
+		return nil, err
 	}
 	m := make(map[string]any, len(d.pairs)-base)
 	for _, p := range d.pairs[base:] {
@@ -364,35 +373,16 @@ func (d *decoder) object() (any, error) {
 }
 
 func (d *decoder) array() (any, error) {
-	if err := d.enter(); err != nil {
-		return nil, err
-	}
 	base := len(d.items)
-	d.ws()
-	if d.i < len(d.data) && d.data[d.i] == ']' {
-		d.put(']')
-		d.i++
-	} else {
-		for {
-			v, err := d.value()
-			if err != nil {
-				return nil, err
-			}
-			if d.build {
-				d.items = append(d.items, v)
-			}
-			more, err := d.next(']', "array element")
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
+	err := d.elements(']', "array element", func() error {
+		v, err := d.value()
+		if d.build {
+			d.items = append(d.items, v)
 		}
-	}
-	d.depth--
-	if !d.build {
-		return nil, nil
+		return err
+	})
+	if err != nil || !d.build {
+		return nil, err
 	}
 	a := make([]any, len(d.items)-base)
 	copy(a, d.items[base:])

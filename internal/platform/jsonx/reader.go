@@ -31,32 +31,13 @@ func (r *Reader) Object(member func(key string) error) error {
 	default:
 		return r.mismatch("an object")
 	}
-	if err := r.d.enter(); err != nil {
-		return err
-	}
-	r.d.ws()
-	if r.d.i < len(r.d.data) && r.d.data[r.d.i] == '}' {
-		r.d.i++
-		r.d.depth--
-		return nil
-	}
-	for {
+	return r.d.elements('}', "object key:value pair", func() error {
 		k, err := r.d.memberKey()
 		if err != nil {
 			return err
 		}
-		if err := member(k); err != nil {
-			return err
-		}
-		more, err := r.d.next('}', "object key:value pair")
-		if err != nil {
-			return err
-		}
-		if !more {
-			r.d.depth--
-			return nil
-		}
-	}
+		return member(k)
+	})
 }
 
 // Array reads an array, calling element for each element, which must read
@@ -69,28 +50,11 @@ func (r *Reader) Array(element func(i int) error) error {
 	default:
 		return r.mismatch("an array")
 	}
-	if err := r.d.enter(); err != nil {
-		return err
-	}
-	r.d.ws()
-	if r.d.i < len(r.d.data) && r.d.data[r.d.i] == ']' {
-		r.d.i++
-		r.d.depth--
-		return nil
-	}
-	for i := 0; ; i++ {
-		if err := element(i); err != nil {
-			return err
-		}
-		more, err := r.d.next(']', "array element")
-		if err != nil {
-			return err
-		}
-		if !more {
-			r.d.depth--
-			return nil
-		}
-	}
+	i := 0
+	return r.d.elements(']', "array element", func() error {
+		i++
+		return element(i - 1)
+	})
 }
 
 // String reads a string. A null reads as "".
