@@ -144,22 +144,9 @@ type searchFields struct {
 }
 
 // parse reads the search fields from an entry's canonical bytes in one pass
-// over its members. The strings it keeps are copies: none refers to body.
+// over its members. The strings refer to body (valid only while body is),
+// and f.Patients's array is reused.
 func (f *searchFields) parse(body []byte) error {
-	if err := f.parseView(body); err != nil {
-		return err
-	}
-	f.OrgID, f.Recorded, f.Action, f.Subject = strings.Clone(f.OrgID), strings.Clone(f.Recorded),
-		strings.Clone(f.Action), strings.Clone(f.Subject)
-	for i, p := range f.Patients {
-		f.Patients[i] = strings.Clone(p)
-	}
-	return nil
-}
-
-// parseView is parse, except that the strings may refer to body (valid only
-// while body is) and that f.Patients's array is reused.
-func (f *searchFields) parseView(body []byte) error {
 	*f = searchFields{Patients: f.Patients[:0]}
 	if !gjson.ValidBytes(body) {
 		return errors.New("not valid JSON")
@@ -368,7 +355,7 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		// The search columns come from the leaf bytes themselves. An entry
 		// that does not decode is still a leaf, found by no search.
 		pe.recorded = int64(0)
-		if err := f.parseView(body); err != nil {
+		if err := f.parse(body); err != nil {
 			l.log.Warn("audit: entry not indexed for search", "entry", pe.id, "err", err)
 			*f = searchFields{Patients: f.Patients[:0]}
 		} else if when, err := time.Parse(recordedLayout, f.Recorded); err != nil {
