@@ -188,11 +188,11 @@ func subset(raw []byte, keep map[string]bool) []byte {
 	b.WriteByte('{')
 	n := 0
 	for _, m := range members {
-		if !keep[m.key] {
+		if !keep[m.Key] {
 			continue
 		}
-		v := []byte(m.value)
-		if m.key == "meta" {
+		v := m.Value
+		if m.Key == "meta" {
 			var meta map[string]json.RawMessage
 			if json.Unmarshal(v, &meta) == nil {
 				meta["tag"] = json.RawMessage(`[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED","display":"subsetted"}]`)
@@ -203,7 +203,7 @@ func subset(raw []byte, keep map[string]bool) []byte {
 			b.WriteByte(',')
 		}
 		n++
-		k, _ := json.Marshal(m.key)
+		k, _ := json.Marshal(m.Key)
 		b.Write(k)
 		b.WriteByte(':')
 		b.Write(v)

@@ -22,8 +22,8 @@ func setMember(raw []byte, key string, value string) ([]byte, error) {
 	}
 	found := false
 	for i := range members {
-		if members[i].key == key {
-			members[i].value = json.RawMessage(value)
+		if members[i].Key == key {
+			members[i].Value = []byte(value)
 			found = true
 		}
 	}
@@ -33,11 +33,11 @@ func setMember(raw []byte, key string, value string) ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(m.key)
+		k, _ := json.Marshal(m.Key)
 		b.Write(k)
 		b.WriteByte(':')
-		b.Write(m.value)
-		if m.key == "resourceType" && !found {
+		b.Write(m.Value)
+		if m.Key == "resourceType" && !found {
 			k, _ := json.Marshal(key)
 			b.WriteByte(',')
 			b.Write(k)

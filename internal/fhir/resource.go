@@ -3,7 +3,6 @@ package fhir
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -33,23 +32,14 @@ func NewID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// member is one top-level member of a JSON object, kept as raw bytes.
-type member struct {
-	key   string
-	value json.RawMessage
-}
-
-// splitObject returns the top-level members of a JSON object in order.
-func splitObject(raw []byte) ([]member, error) {
+// splitObject returns the top-level members of a JSON object in order,
+// malformed JSON as an invalid request.
+func splitObject(raw []byte) ([]jsonx.Member, error) {
 	ms, err := jsonx.Members(raw)
 	if err != nil {
 		return nil, jsonError(err)
 	}
-	out := make([]member, len(ms))
-	for i, m := range ms {
-		out[i] = member{m.Key, m.Value}
-	}
-	return out, nil
+	return ms, nil
 }
 
 // jsonError describes malformed JSON as an invalid request.
@@ -92,10 +82,10 @@ func prepareStamp(raw []byte, id string) (*stampable, error) {
 	var meta []jsonx.Member
 	metaAt, idAt, typeAt := -1, -1, -1
 	for i, m := range members {
-		switch m.key {
+		switch m.Key {
 		case "meta":
 			metaAt = i
-			if meta, err = jsonx.Members(m.value); err != nil {
+			if meta, err = jsonx.Members(m.Value); err != nil {
 				return nil, errs.Invalidf("meta", "meta must be a JSON object")
 			}
 		case "id":
@@ -118,7 +108,7 @@ func prepareStamp(raw []byte, id string) (*stampable, error) {
 	}
 	metaRest = append(metaRest, '}')
 	if idAt >= 0 {
-		members[idAt].value = idJSON
+		members[idAt].Value = idJSON
 	}
 	b := make([]byte, 0, len(raw)+96)
 	b = append(b, '{')
@@ -140,8 +130,8 @@ func prepareStamp(raw []byte, id string) (*stampable, error) {
 		if i == metaAt {
 			writeMeta()
 		} else {
-			key(m.key)
-			b = append(b, m.value...)
+			key(m.Key)
+			b = append(b, m.Value...)
 		}
 		if i == typeAt && idAt < 0 {
 			key("id")
