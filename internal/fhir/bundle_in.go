@@ -36,9 +36,14 @@ type bundleIn struct {
 func decodeBundle(raw []byte) (bundleIn, error) {
 	var b bundleIn
 	r := jsonx.NewReader(raw)
-	str := func(dst *string, path string) error {
+	// str reads a string member; the member's path is formatted only for
+	// an error (entry < 0: a member of the Bundle itself).
+	str := func(dst *string, entry int, path string) error {
 		s, err := r.String()
 		if err != nil {
+			if entry >= 0 {
+				path = fmt.Sprintf("Bundle.entry[%d].%s", entry, path)
+			}
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		*dst = s
@@ -47,19 +52,18 @@ func decodeBundle(raw []byte) (bundleIn, error) {
 	err := r.Object(func(key string) error {
 		switch key {
 		case "resourceType":
-			return str(&b.ResourceType, "resourceType")
+			return str(&b.ResourceType, -1, "resourceType")
 		case "type":
-			return str(&b.Type, "type")
+			return str(&b.Type, -1, "type")
 		case "entry":
 			b.Entry = nil // a repeated member replaces the one before, as in encoding/json
 			return r.Array(func(i int) error {
 				b.Entry = append(b.Entry, entryIn{})
 				e := &b.Entry[len(b.Entry)-1]
-				at := fmt.Sprintf("Bundle.entry[%d]", i)
 				return r.Object(func(key string) error {
 					switch key {
 					case "fullUrl":
-						return str(&e.FullURL, at+".fullUrl")
+						return str(&e.FullURL, i, "fullUrl")
 					case "resource":
 						if r.Peek() == 'n' {
 							return r.Skip()
@@ -76,13 +80,13 @@ func decodeBundle(raw []byte) (bundleIn, error) {
 						return r.Object(func(key string) error {
 							switch key {
 							case "method":
-								return str(&rq.Method, at+".request.method")
+								return str(&rq.Method, i, "request.method")
 							case "url":
-								return str(&rq.URL, at+".request.url")
+								return str(&rq.URL, i, "request.url")
 							case "ifNoneExist":
-								return str(&rq.IfNoneExist, at+".request.ifNoneExist")
+								return str(&rq.IfNoneExist, i, "request.ifNoneExist")
 							case "ifMatch":
-								return str(&rq.IfMatch, at+".request.ifMatch")
+								return str(&rq.IfMatch, i, "request.ifMatch")
 							}
 							return r.Skip()
 						})
