@@ -108,8 +108,8 @@ func (w *ExportWorker) run(ctx context.Context, job *river.Job[ExportArgs]) erro
 				if typ == "Patient" {
 					where += fmt.Sprintf(" AND r.id = $%d", n)
 				} else {
-					where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM fhir_idx_reference x WHERE x.org_id = r.org_id AND x.resource_type = r.resource_type
-						AND x.id = r.id AND x.target_type = 'Patient' AND x.target_id = $%d)`, n)
+					where += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM fhir_idx_reference x WHERE x.res = r.rk
+						AND x.target_type = 'Patient' AND x.target_id = $%d)`, n)
 				}
 			}
 			rows, err := w.db.Read.QueryContext(ctx, fmt.Sprintf("SELECT r.id, r.content FROM fhir_resources r WHERE %s ORDER BY r.id LIMIT %d", where, exportFileLimit), args...)

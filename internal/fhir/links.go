@@ -30,8 +30,9 @@ func (s *Searcher) PatientsLinkedTo(ctx context.Context, orgID, who string, link
 		ors[i] = fmt.Sprintf("(a.resource_type = %s AND a.param = %s)", q.arg(l.Type), q.arg(l.Param))
 	}
 	sqlText := fmt.Sprintf(`SELECT DISTINCT p.target_id FROM fhir_idx_reference a
-		JOIN fhir_idx_reference p ON p.org_id = a.org_id AND p.resource_type = a.resource_type AND p.id = a.id
-		WHERE a.org_id = $1 AND a.target_type = %s AND a.target_id = %s AND (%s)
+		JOIN fhir_resources r ON r.rk = a.res
+		JOIN fhir_idx_reference p ON p.res = a.res
+		WHERE r.org_id = $1 AND a.target_type = %s AND a.target_id = %s AND (%s)
 			AND p.param IN ('patient', 'subject') AND p.target_type = 'Patient'
 		ORDER BY p.target_id`, q.arg(whoType), q.arg(whoID), strings.Join(ors, " OR "))
 	rows, err := s.db.Read.QueryContext(ctx, sqlText, q.args...)

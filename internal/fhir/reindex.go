@@ -42,7 +42,7 @@ func (s *Store) Reindex(ctx context.Context, orgID, typ string, progress func(Re
 		var batch []pending
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			batch = batch[:0]
-			q := `SELECT resource_type, id, content FROM fhir_resources
+			q := `SELECT rk, resource_type, id, content FROM fhir_resources
 				WHERE org_id = $1 AND NOT deleted AND (resource_type, id) > ($2, $3)`
 			args := []any{orgID, afterType, afterID}
 			if typ != "" {
@@ -56,12 +56,13 @@ func (s *Store) Reindex(ctx context.Context, orgID, typ string, progress func(Re
 			for rows.Next() {
 				var content string
 				st := &Stored{}
-				if err := rows.Scan(&st.Type, &st.ID, &content); err != nil {
+				var rk int64
+				if err := rows.Scan(&rk, &st.Type, &st.ID, &content); err != nil {
 					rows.Close()
 					return err
 				}
 				st.JSON = []byte(content)
-				batch = append(batch, pending{st: st, where: -1})
+				batch = append(batch, pending{st: st, rk: rk, where: -1})
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -73,7 +74,7 @@ func (s *Store) Reindex(ctx context.Context, orgID, typ string, progress func(Re
 				if p.entries, err = s.indexer.Index(p.st.Type, p.st.JSON); err != nil {
 					return fmt.Errorf("%s: %w", p.st.Ref(), err)
 				}
-				if err := w.unindex(ctx, tx, p.st); err != nil {
+				if err := unindex(ctx, tx, p); err != nil {
 					return err
 				}
 			}

@@ -42,7 +42,7 @@ func TestReindexRestoresTheIndex(t *testing.T) {
 			out := map[string]int{}
 			for _, tbl := range []string{"fhir_idx_token", "fhir_idx_string", "fhir_idx_date", "fhir_idx_reference", "fhir_idx_quantity", "fhir_idx_composite"} {
 				var n int
-				if err := d.Read.QueryRow("SELECT count(*) FROM "+tbl+" WHERE org_id = $1", orgID).Scan(&n); err != nil {
+				if err := d.Read.QueryRow("SELECT count(*) FROM "+tbl+" x JOIN fhir_resources r ON r.rk = x.res WHERE r.org_id = $1", orgID).Scan(&n); err != nil {
 					t.Fatal(err)
 				}
 				out[tbl] = n
@@ -54,7 +54,7 @@ func TestReindexRestoresTheIndex(t *testing.T) {
 			t.Fatalf("nothing indexed to begin with: %v", want)
 		}
 		for _, tbl := range []string{"fhir_idx_string", "fhir_idx_composite", "fhir_idx_token"} {
-			if _, err := d.Write.Exec("DELETE FROM "+tbl+" WHERE org_id = $1", a); err != nil {
+			if _, err := d.Write.Exec("DELETE FROM "+tbl+" WHERE res IN (SELECT rk FROM fhir_resources WHERE org_id = $1)", a); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -270,7 +270,7 @@ func (s *Searcher) order(q *query, typ, sortParam string) (string, bool, error) 
 		default:
 			return "", false, errs.Invalidf("_sort", "cannot sort by %s, a %s parameter", key, p.Type)
 		}
-		parts = append(parts, fmt.Sprintf("(SELECT %s(x.%s) FROM %s x WHERE x.org_id = r.org_id AND x.resource_type = r.resource_type AND x.id = r.id AND x.param = %s) %s",
+		parts = append(parts, fmt.Sprintf("(SELECT %s(x.%s) FROM %s x WHERE x.res = r.rk AND x.param = %s) %s",
 			agg, col, table, q.arg(key), dir))
 	}
 	return strings.Join(parts, ", ") + ", r.id", false, nil
@@ -284,7 +284,7 @@ func (s *Searcher) perResource(sub string) string {
 	if s.db.Dialect != db.SQLite {
 		return sub
 	}
-	rest, ok := strings.CutPrefix(sub, "SELECT x.id FROM ")
+	rest, ok := strings.CutPrefix(sub, "SELECT x.res FROM ")
 	if !ok {
 		return sub
 	}
@@ -292,7 +292,7 @@ func (s *Searcher) perResource(sub string) string {
 	if !ok || !strings.HasPrefix(table, "fhir_idx_") || strings.ContainsAny(table, " ()") {
 		return sub
 	}
-	return "SELECT x.id FROM " + table + " x INDEXED BY " + table + "_res WHERE " + after
+	return "SELECT x.res FROM " + table + " x INDEXED BY " + table + "_res WHERE " + after
 }
 
 // driverRank ranks a search parameter key by how few resources it is
@@ -334,31 +334,31 @@ const maxChain = 3
 // resources of typ. depth counts chaining. A filter condition looks up r's
 // own index rows (EXISTS) instead of selecting every matching resource (IN).
 func (s *Searcher) condition(q *query, typ, key, value string, depth int, filter bool) (string, error) {
-	// $1 is the organisation: a subquery naming r.org_id instead would be
-	// correlated, and SQLite would run it again for every candidate.
-	ids, err := s.idSet(q, typ, key, value, depth, "$1")
+	keys, err := s.keySet(q, typ, key, value, depth)
 	if err != nil {
 		return "", err
 	}
-	if filter && strings.HasPrefix(strings.TrimPrefix(ids, "NOT "), "SELECT x.id FROM ") {
-		if sub, ok := strings.CutPrefix(ids, "NOT "); ok {
-			return "NOT EXISTS (" + s.perResource(sub) + " AND x.id = r.id)", nil
+	if filter && strings.HasPrefix(strings.TrimPrefix(keys, "NOT "), "SELECT x.res FROM ") {
+		if sub, ok := strings.CutPrefix(keys, "NOT "); ok {
+			return "NOT EXISTS (" + s.perResource(sub) + " AND x.res = r.rk)", nil
 		}
-		return "EXISTS (" + s.perResource(ids) + " AND x.id = r.id)", nil
+		return "EXISTS (" + s.perResource(keys) + " AND x.res = r.rk)", nil
 	}
-	if strings.HasPrefix(ids, "NOT ") {
-		return "r.id NOT IN (" + strings.TrimPrefix(ids, "NOT ") + ")", nil
+	if strings.HasPrefix(keys, "NOT ") {
+		return "r.rk NOT IN (" + strings.TrimPrefix(keys, "NOT ") + ")", nil
 	}
-	if strings.HasPrefix(ids, "COND ") {
-		return strings.TrimPrefix(ids, "COND "), nil
+	if strings.HasPrefix(keys, "COND ") {
+		return strings.TrimPrefix(keys, "COND "), nil
 	}
-	return "r.id IN (" + ids + ")", nil
+	return "r.rk IN (" + keys + ")", nil
 }
 
-// idSet returns a subquery selecting the ids of resources of typ matching
-// key=value; "NOT subquery" for negated parameters; "COND expr" for a plain
-// condition on r.
-func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr string) (string, error) {
+// keySet returns a subquery selecting the keys (rk) of resources of typ
+// matching key=value; "NOT subquery" for negated parameters; "COND expr"
+// for a plain condition on r. A subquery reads index rows alone, which do
+// not name the organisation: what it selects must be joined to r (see
+// condition and scopedQuery) before it means anything.
+func (s *Searcher) keySet(q *query, typ, key, value string, depth int) (string, error) {
 	if depth > maxChain {
 		return "", errs.Invalidf(key, "chains are limited to %d levels", maxChain)
 	}
@@ -400,7 +400,7 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 		return "", errs.Invalidf(key, "the composite parameter %s of %s is not supported: %s", name, typ, p.Unsupported)
 	}
 	base := func(table string) string {
-		return fmt.Sprintf("SELECT x.id FROM %s x WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s", table, q.arg(q.org), q.arg(typ), q.arg(name))
+		return fmt.Sprintf("SELECT x.res FROM %s x WHERE x.resource_type = %s AND x.param = %s", table, q.arg(typ), q.arg(name))
 	}
 	if modifier == "missing" {
 		table := kindTable(p.Type)
@@ -427,11 +427,11 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 		if len(targets) != 1 {
 			return "", errs.Invalidf(key, "%s can refer to %s; name one, as in %s:%s.%s", name, strings.Join(targets, ", "), name, firstOr(targets), chain)
 		}
-		inner, err := s.idSet(q, targets[0], chain, value, depth+1, orgExpr)
+		inner, err := s.keySet(q, targets[0], chain, value, depth+1)
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s AND x.target_type = %s AND x.target_id IN (%s)", base("fhir_idx_reference"), q.arg(targets[0]), idsQuery(q, targets[0], inner)), nil
+		return fmt.Sprintf("%s AND x.target_type = %s AND x.target_id IN (%s)", base("fhir_idx_reference"), q.arg(targets[0]), scopedQuery(q, targets[0], inner, "r.id")), nil
 	}
 	if p.Type == "composite" {
 		return compositeSet(q, typ, key, name, modifier, value, p)
@@ -471,18 +471,20 @@ func (s *Searcher) idSet(q *query, typ, key, value string, depth int, orgExpr st
 	return sub, nil
 }
 
-// idsQuery turns what idSet returns for resources of typ into a subquery
-// selecting their ids.
-func idsQuery(q *query, typ, ids string) string {
-	if cond, ok := strings.CutPrefix(ids, "COND "); ok {
-		return fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND %s",
-			q.arg(q.org), q.arg(typ), cond)
+// scopedQuery turns what keySet returns for resources of typ into a
+// subquery selecting col (r.id or r.rk) of the live resources of the
+// organisation it stands for.
+func scopedQuery(q *query, typ, keys, col string) string {
+	cond, ok := strings.CutPrefix(keys, "COND ")
+	if !ok {
+		if sub, ok := strings.CutPrefix(keys, "NOT "); ok {
+			cond = "r.rk NOT IN (" + sub + ")"
+		} else {
+			cond = "r.rk IN (" + keys + ")"
+		}
 	}
-	if sub, ok := strings.CutPrefix(ids, "NOT "); ok {
-		return fmt.Sprintf("SELECT r.id FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND r.id NOT IN (%s)",
-			q.arg(q.org), q.arg(typ), sub)
-	}
-	return ids
+	return fmt.Sprintf("SELECT %s FROM fhir_resources r WHERE r.org_id = %s AND r.resource_type = %s AND NOT r.deleted AND %s",
+		col, q.arg(q.org), q.arg(typ), cond)
 }
 
 func firstOr(s []string) string {
@@ -503,16 +505,15 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 	if !ok || p.Type != "reference" {
 		return "", errs.Invalidf(key, "%s has no reference parameter %q", other, refParam)
 	}
-	inner, err := s.idSet(q, other, rest, value, depth+1, "$1")
+	inner, err := s.keySet(q, other, rest, value, depth+1)
 	if err != nil {
 		return "", err
 	}
-	innerSQL := idsQuery(q, other, inner)
-	return fmt.Sprintf("SELECT x.target_id FROM fhir_idx_reference x WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.target_type = %s AND x.id IN (%s)",
-		q.arg(q.org), q.arg(other), q.arg(refParam), q.arg(typ), innerSQL), nil
+	return fmt.Sprintf("COND r.id IN (SELECT x.target_id FROM fhir_idx_reference x WHERE x.resource_type = %s AND x.param = %s AND x.target_type = %s AND x.res IN (%s))",
+		q.arg(other), q.arg(refParam), q.arg(typ), scopedQuery(q, other, inner, "r.rk")), nil
 }
 
-// compositeSet returns the subquery selecting the ids of resources of typ
+// compositeSet returns the subquery selecting the keys of resources of typ
 // matching the composite parameter p: name=value. Each value of the OR list
 // names every component, code$value; its components must match the rows of
 // one node of the resource (part 0 in x, part i in ci), so that the code
@@ -565,12 +566,12 @@ func compositeSet(q *query, typ, key, name, modifier, value string, p ParamInfo)
 		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 	}
 	var b strings.Builder
-	b.WriteString("SELECT x.id FROM fhir_idx_composite x")
+	b.WriteString("SELECT x.res FROM fhir_idx_composite x")
 	for i := 1; i < n; i++ {
 		c := alias(i)
-		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.org_id = x.org_id AND %[1]s.resource_type = x.resource_type AND %[1]s.id = x.id AND %[1]s.param = x.param AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
+		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.res = x.res AND %[1]s.param = x.param AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
 	}
-	fmt.Fprintf(&b, " WHERE x.org_id = %s AND x.resource_type = %s AND x.param = %s AND x.part = 0 AND (%s)", q.arg(q.org), q.arg(typ), q.arg(name), strings.Join(ors, " OR "))
+	fmt.Fprintf(&b, " WHERE x.resource_type = %s AND x.param = %s AND x.part = 0 AND (%s)", q.arg(typ), q.arg(name), strings.Join(ors, " OR "))
 	return b.String(), nil
 }
 
@@ -907,7 +908,7 @@ func compartmentCond(q *query, typ string, patients []string) string {
 		return "FALSE"
 	}
 	ids := inList(q, patients)
-	refs := fmt.Sprintf(`r.id IN (SELECT c.id FROM fhir_idx_reference c WHERE c.org_id = $1 AND c.resource_type = $2
+	refs := fmt.Sprintf(`r.rk IN (SELECT c.res FROM fhir_idx_reference c WHERE c.resource_type = $2
 		AND c.param IN (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s))`, inList(q, params), ids)
 	if typ == "Patient" {
 		return fmt.Sprintf("(r.id IN (%s) OR %s)", ids, refs)
@@ -1010,17 +1011,19 @@ func (in *includer) follow(ctx context.Context, dirs []include, from []*Stored) 
 func (in *includer) query(ctx context.Context, d include, typ string, ids []string) error {
 	q := &query{}
 	var b strings.Builder
-	b.WriteString("SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r JOIN fhir_idx_reference x ON x.org_id = r.org_id AND ")
+	b.WriteString("SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r ")
 	if d.rev {
 		// Resources whose reference parameter points at typ/ids.
-		fmt.Fprintf(&b, "x.resource_type = r.resource_type AND x.id = r.id WHERE x.org_id = %s AND x.target_type = %s AND x.target_id IN (%s)",
+		fmt.Fprintf(&b, "JOIN fhir_idx_reference x ON x.res = r.rk WHERE r.org_id = %s AND x.target_type = %s AND x.target_id IN (%s)",
 			q.arg(in.orgID), q.arg(typ), inList(q, ids))
 		if d.src != "*" {
 			b.WriteString(" AND x.resource_type = " + q.arg(d.src))
 		}
 	} else {
-		// Resources that typ/ids point at.
-		fmt.Fprintf(&b, "x.target_type = r.resource_type AND x.target_id = r.id WHERE x.org_id = %s AND x.resource_type = %s AND x.id IN (%s)",
+		// Resources that typ/ids (the resources f) point at.
+		fmt.Fprintf(&b, `JOIN fhir_idx_reference x ON x.target_type = r.resource_type AND x.target_id = r.id
+			JOIN fhir_resources f ON f.rk = x.res
+			WHERE r.org_id = %[1]s AND f.org_id = %[1]s AND f.resource_type = %[2]s AND f.id IN (%[3]s)`,
 			q.arg(in.orgID), q.arg(typ), inList(q, ids))
 		if d.target != "" {
 			b.WriteString(" AND x.target_type = " + q.arg(d.target))
@@ -1072,8 +1075,8 @@ func inList(q *query, ids []string) string {
 // reference parameter, at most limit, by type and id.
 func (s *Searcher) ReferringTo(ctx context.Context, orgID, typ, id string, limit int) ([]*Stored, error) {
 	rows, err := s.db.Read.QueryContext(ctx, fmt.Sprintf(`SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.patients FROM fhir_resources r
-		WHERE r.org_id = $1 AND NOT r.deleted AND EXISTS (SELECT 1 FROM fhir_idx_reference x
-			WHERE x.org_id = r.org_id AND x.resource_type = r.resource_type AND x.id = r.id AND x.target_type = $2 AND x.target_id = $3)
+		WHERE r.org_id = $1 AND NOT r.deleted AND r.rk IN (SELECT x.res FROM fhir_idx_reference x
+			WHERE x.target_type = $2 AND x.target_id = $3)
 		ORDER BY r.resource_type, r.id LIMIT %d`, limit), orgID, typ, id)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: resources referring to %s/%s: %w", typ, id, err)

@@ -200,21 +200,32 @@ func (s *Store) announce(ctx context.Context, tx *sql.Tx, orgID string, c *chang
 	return nil
 }
 
+// currentRow is what a write needs to know of a resource's current version.
+// A zero currentRow is a resource never stored.
+type currentRow struct {
+	rk      int64 // the resource's key (fhir_resources.rk), 0 when never stored
+	version int64
+	deleted bool
+}
+
+func (c currentRow) exists() bool { return c.rk != 0 }
+
 // current returns the current version row of a resource in tx, locking it
-// on PostgreSQL; ok is false when the resource was never stored.
-func (s *Store) current(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (version int64, deleted, ok bool, err error) {
-	q := "SELECT version_id, deleted FROM fhir_resources WHERE org_id = $1 AND resource_type = $2 AND id = $3"
+// on PostgreSQL.
+func (s *Store) current(ctx context.Context, tx *sql.Tx, orgID, typ, id string) (currentRow, error) {
+	q := "SELECT rk, version_id, deleted FROM fhir_resources WHERE org_id = $1 AND resource_type = $2 AND id = $3"
 	if s.db.Dialect == db.Postgres {
 		q += " FOR UPDATE"
 	}
-	err = tx.QueryRowContext(ctx, q, orgID, typ, id).Scan(&version, &deleted)
+	var c currentRow
+	err := tx.QueryRowContext(ctx, q, orgID, typ, id).Scan(&c.rk, &c.version, &c.deleted)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, false, nil
+		return currentRow{}, nil
 	}
 	if err != nil {
-		return 0, false, false, fmt.Errorf("fhir: read %s/%s: %w", typ, id, err)
+		return currentRow{}, fmt.Errorf("fhir: read %s/%s: %w", typ, id, err)
 	}
-	return version, deleted, true, nil
+	return c, nil
 }
 
 func isUniqueViolation(err error) bool {
@@ -225,8 +236,8 @@ func isUniqueViolation(err error) bool {
 // indexTables are the search index tables, one per kind.
 var indexTables = []string{"fhir_idx_token", "fhir_idx_string", "fhir_idx_date", "fhir_idx_reference", "fhir_idx_quantity", "fhir_idx_number", "fhir_idx_uri", "fhir_idx_composite"}
 
-// indexColumns are the value columns of each index table, after org_id,
-// resource_type, id and param.
+// indexColumns are the value columns of each index table, after res (the
+// resource's rk), resource_type and param.
 var indexColumns = map[string][]string{
 	"token":     {"system", "code", "display"},
 	"string":    {"value", "exact"},

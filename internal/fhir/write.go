@@ -31,6 +31,7 @@ type writer struct {
 // pending is a version waiting for flush.
 type pending struct {
 	st      *Stored
+	rk      int64        // the resource's key; 0 until a new resource is inserted
 	replace bool         // a current row exists: move it to history and overwrite it
 	entries []IndexEntry // search index rows; nil for a deletion
 	where   int          // bundle entry, for errors; -1 outside bundles
@@ -56,15 +57,15 @@ type prepared struct {
 	stampID string
 }
 
-// add stamps raw (nil for a deletion) as version of typ/id and queues it.
-// p carries index entries computed earlier; when p is nil they are computed
-// here.
+// add stamps raw (nil for a deletion) as the version after cur of typ/id
+// and queues it. p carries index entries computed earlier; when p is nil
+// they are computed here.
 // live is the change of the number of live resources of typ: +1 for a new
 // resource or one created again after its deletion, -1 for a deletion.
-func (w *writer) add(typ, id string, raw []byte, version int64, replace bool, live int64, p *prepared, where int) (*Stored, error) {
+func (w *writer) add(typ, id string, raw []byte, cur currentRow, live int64, p *prepared, where int) (*Stored, error) {
 	now := w.s.now()
-	st := &Stored{Type: typ, ID: id, VersionID: version, LastUpdated: now, Deleted: raw == nil}
-	pd := pending{st: st, replace: replace, where: where}
+	st := &Stored{Type: typ, ID: id, VersionID: cur.version + 1, LastUpdated: now, Deleted: raw == nil}
+	pd := pending{st: st, rk: cur.rk, replace: cur.exists(), where: where}
 	if raw != nil {
 		sp := p.stampFor(id)
 		if sp == nil {
@@ -73,7 +74,7 @@ func (w *writer) add(typ, id string, raw []byte, version int64, replace bool, li
 				return nil, err
 			}
 		}
-		st.JSON = sp.stamp(version, now)
+		st.JSON = sp.stamp(st.VersionID, now)
 		if w.s.compartment != nil {
 			st.Patients, st.CompartmentKnown = w.s.compartment(typ, id, raw)
 		}
@@ -99,48 +100,49 @@ func (w *writer) create(ctx context.Context, tx *sql.Tx, typ, id string, fresh b
 		id, fresh = NewID(), true
 	}
 	if fresh {
-		return w.add(typ, id, raw, 1, false, 1, p, where)
+		return w.add(typ, id, raw, currentRow{}, 1, p, where)
 	}
-	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	cur, err := w.s.current(ctx, tx, w.orgID, typ, id)
 	if err != nil {
 		return nil, err
 	}
-	if exists && !deleted {
+	if cur.exists() && !cur.deleted {
 		return nil, errs.Conflictf("%s/%s already exists", typ, id)
 	}
-	return w.add(typ, id, raw, version+1, exists, 1, p, where)
+	return w.add(typ, id, raw, cur, 1, p, where)
 }
 
 // update queues raw as the next version of typ/id, creating the resource
 // when it does not exist (created is then true). When ifMatch is not zero
 // the current version must equal it, else errs.PreconditionFailed.
 func (w *writer) update(ctx context.Context, tx *sql.Tx, typ, id string, raw []byte, ifMatch int64, p *prepared, where int) (st *Stored, created bool, err error) {
-	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	cur, err := w.s.current(ctx, tx, w.orgID, typ, id)
 	if err != nil {
 		return nil, false, err
 	}
-	if ifMatch != 0 && (!exists || version != ifMatch) {
-		return nil, false, errs.E(errs.PreconditionFailed, fmt.Sprintf("%s/%s is at version %d, not %d (If-Match)", typ, id, version, ifMatch))
+	if ifMatch != 0 && (!cur.exists() || cur.version != ifMatch) {
+		return nil, false, errs.E(errs.PreconditionFailed, fmt.Sprintf("%s/%s is at version %d, not %d (If-Match)", typ, id, cur.version, ifMatch))
 	}
+	created = !cur.exists() || cur.deleted
 	var live int64
-	if !exists || deleted {
+	if created {
 		live = 1
 	}
-	st, err = w.add(typ, id, raw, version+1, exists, live, p, where)
+	st, err = w.add(typ, id, raw, cur, live, p, where)
 	if err != nil {
 		return nil, false, err
 	}
-	return st, !exists || deleted, nil
+	return st, created, nil
 }
 
 // delete queues a deletion of typ/id: a new version marked deleted. A
 // missing or already deleted resource changes nothing (nil, nil).
 func (w *writer) delete(ctx context.Context, tx *sql.Tx, typ, id string, where int) (*Stored, error) {
-	version, deleted, exists, err := w.s.current(ctx, tx, w.orgID, typ, id)
-	if err != nil || !exists || deleted {
+	cur, err := w.s.current(ctx, tx, w.orgID, typ, id)
+	if err != nil || !cur.exists() || cur.deleted {
 		return nil, err
 	}
-	return w.add(typ, id, nil, version+1, true, -1, nil, where)
+	return w.add(typ, id, nil, cur, -1, nil, where)
 }
 
 // resourcesPerInsert is the most new resources one INSERT stores; with
@@ -159,8 +161,9 @@ func (w *writer) flush(ctx context.Context, tx *sql.Tx) error {
 	}
 	todo := w.todo
 	w.todo = nil
-	var fresh []pending
-	for _, p := range todo {
+	var fresh []*pending
+	for i := range todo {
+		p := &todo[i]
 		if !p.replace {
 			fresh = append(fresh, p)
 			continue
@@ -189,20 +192,19 @@ func (p pending) wrap(err error) error {
 
 // replace moves the current row of p's resource to history, overwrites it
 // with p's version and removes its index rows.
-func (w *writer) replace(ctx context.Context, tx *sql.Tx, p pending) error {
+func (w *writer) replace(ctx context.Context, tx *sql.Tx, p *pending) error {
 	st := p.st
-	key := []any{w.orgID, st.Type, st.ID}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO fhir_resource_history (org_id, resource_type, id, version_id, last_updated, deleted, content)
 		SELECT org_id, resource_type, id, version_id, last_updated, deleted, content FROM fhir_resources
-		WHERE org_id = $1 AND resource_type = $2 AND id = $3`, key...); err != nil {
+		WHERE rk = $1`, p.rk); err != nil {
 		if isUniqueViolation(err) {
 			return errs.Wrap(err, errs.Conflict, fmt.Sprintf("%s was changed at the same time by another request; retry", st.Ref()))
 		}
 		return fmt.Errorf("fhir: keep history of %s: %w", st.Ref(), err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $4, last_updated = $5, deleted = $6, content = $7, patients = $9
-		WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version_id = $8`,
-		w.orgID, st.Type, st.ID, st.VersionID, st.LastUpdated, st.Deleted, string(st.JSON), st.VersionID-1, patientsColumn(st))
+	res, err := tx.ExecContext(ctx, `UPDATE fhir_resources SET version_id = $2, last_updated = $3, deleted = $4, content = $5, patients = $7
+		WHERE rk = $1 AND version_id = $6`,
+		p.rk, st.VersionID, st.LastUpdated, st.Deleted, string(st.JSON), st.VersionID-1, patientsColumn(st))
 	if err != nil {
 		return fmt.Errorf("fhir: store %s: %w", st.Ref(), err)
 	}
@@ -212,21 +214,22 @@ func (w *writer) replace(ctx context.Context, tx *sql.Tx, p pending) error {
 	if w.s.indexer == nil {
 		return nil
 	}
-	return w.unindex(ctx, tx, st)
+	return unindex(ctx, tx, p)
 }
 
-// unindex removes the index rows of st's resource.
-func (w *writer) unindex(ctx context.Context, tx *sql.Tx, st *Stored) error {
+// unindex removes the index rows of p's resource.
+func unindex(ctx context.Context, tx *sql.Tx, p *pending) error {
 	for _, t := range indexTables {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE org_id = $1 AND resource_type = $2 AND id = $3", w.orgID, st.Type, st.ID); err != nil {
-			return fmt.Errorf("fhir: unindex %s: %w", st.Ref(), err)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE res = $1", p.rk); err != nil {
+			return fmt.Errorf("fhir: unindex %s: %w", p.st.Ref(), err)
 		}
 	}
 	return nil
 }
 
-// insertResources stores new resources with one INSERT.
-func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []pending) error {
+// insertResources stores new resources with one INSERT and sets the key
+// each was given.
+func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []*pending) error {
 	var b strings.Builder
 	b.WriteString(w.s.insertInto())
 	b.WriteString("fhir_resources (org_id, resource_type, id, version_id, last_updated, deleted, content, patients) VALUES ")
@@ -238,17 +241,55 @@ func (w *writer) insertResources(ctx context.Context, tx *sql.Tx, ps []pending) 
 		args = append(args, w.orgID, p.st.Type, p.st.ID, p.st.VersionID, p.st.LastUpdated, p.st.Deleted, string(p.st.JSON), patientsColumn(p.st))
 		w.s.db.Dialect.AppendPlaceholders(&b, len(args)-8, 8)
 	}
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+	// Neither engine promises RETURNING rows in the order of VALUES, so
+	// each row says whose key it is.
+	b.WriteString(" RETURNING rk, resource_type, id")
+	rows, err := tx.QueryContext(ctx, b.String(), args...)
+	if err == nil {
+		err = w.readKeys(rows, ps)
+	}
+	if err != nil {
 		if isUniqueViolation(err) {
 			// Find the one that exists, to say which.
 			for _, p := range ps {
-				if _, _, exists, cerr := w.s.current(ctx, tx, w.orgID, p.st.Type, p.st.ID); cerr == nil && exists {
+				if cur, cerr := w.s.current(ctx, tx, w.orgID, p.st.Type, p.st.ID); cerr == nil && cur.exists() {
 					return p.wrap(errs.Wrap(err, errs.Conflict, fmt.Sprintf("%s already exists", p.st.Ref())))
 				}
 			}
 			return errs.Wrap(err, errs.Conflict, "a resource with the same id was stored at the same time; retry")
 		}
 		return fmt.Errorf("fhir: store %d resources: %w", len(ps), err)
+	}
+	return nil
+}
+
+// readKeys reads the rows of insertResources' RETURNING clause into the
+// keys of ps, and closes them.
+func (w *writer) readKeys(rows *sql.Rows, ps []*pending) error {
+	defer rows.Close()
+	byRef := make(map[[2]string]*pending, len(ps))
+	for _, p := range ps {
+		byRef[[2]string{p.st.Type, p.st.ID}] = p
+	}
+	n := 0
+	for rows.Next() {
+		var rk int64
+		var ref [2]string
+		if err := rows.Scan(&rk, &ref[0], &ref[1]); err != nil {
+			return err
+		}
+		p := byRef[ref]
+		if p == nil || p.rk != 0 {
+			return fmt.Errorf("the key of %s/%s was returned unexpectedly", ref[0], ref[1])
+		}
+		p.rk = rk
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n != len(ps) {
+		return fmt.Errorf("%d keys returned for %d resources", n, len(ps))
 	}
 	return nil
 }
@@ -267,8 +308,9 @@ func (s *Store) insertInto() string {
 
 // indexRow is an index entry with the resource it belongs to.
 type indexRow struct {
-	typ, id string
-	e       *IndexEntry
+	rk  int64
+	typ string
+	e   *IndexEntry
 }
 
 // insertIndex writes the index rows of ps, grouped by table.
@@ -280,7 +322,7 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 			if _, ok := indexColumns[e.Kind]; !ok {
 				return fmt.Errorf("fhir: index %s: unknown index kind %q", p.st.Ref(), e.Kind)
 			}
-			byKind[e.Kind] = append(byKind[e.Kind], indexRow{p.st.Type, p.st.ID, e})
+			byKind[e.Kind] = append(byKind[e.Kind], indexRow{p.rk, p.st.Type, e})
 		}
 	}
 	kinds := make([]string, 0, len(byKind))
@@ -304,16 +346,16 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 			b.WriteString(w.s.insertInto())
 			b.WriteString("fhir_idx_")
 			b.WriteString(kind)
-			b.WriteString(" (org_id, resource_type, id, param, ")
+			b.WriteString(" (res, resource_type, param, ")
 			b.WriteString(strings.Join(cols, ", "))
 			b.WriteString(") VALUES ")
-			width := 4 + len(cols)
+			width := 3 + len(cols)
 			args := make([]any, 0, n*width)
 			for r, row := range rows[:n] {
 				if r > 0 {
 					b.WriteString(", ")
 				}
-				args = append(args, w.orgID, row.typ, row.id, row.e.Param)
+				args = append(args, row.rk, row.typ, row.e.Param)
 				args = append(args, row.e.values()...)
 				w.s.db.Dialect.AppendPlaceholders(&b, len(args)-width, width)
 			}
