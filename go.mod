@@ -24,7 +24,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/nicksnyder/go-i18n/v2 v2.7.0 // indirect
+require github.com/nicksnyder/go-i18n/v2 v2.7.0
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -63,9 +63,9 @@ require (
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/text v0.43.0
 	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/careloop/careloop/internal/platform/errs"
 )
 
@@ -93,9 +95,15 @@ func (a *API) Import(ctx context.Context, orgID, path string, progress func(byte
 // transaction: fewer, larger transactions write each page fewer times.
 const importGroup = 2000
 
-// importAhead is how many files are read and prepared ahead of the one
-// being stored.
-const importAhead = 2
+// importAheadResources and importAheadFiles bound what is read and
+// prepared ahead of what is being stored. The resources are about two
+// transactions' worth, so that the next group is prepared in full while
+// one is written: with a few files ahead the writer waited for most of the
+// next group after every commit.
+const (
+	importAheadResources = 2 * importGroup
+	importAheadFiles     = 64
+)
 
 // importFile is one file read and, for a Bundle or single resource,
 // planned: its resources rewritten, validated and indexed.
@@ -108,6 +116,17 @@ type importFile struct {
 	ndjson bool
 	plan   *txPlan
 	err    error
+	weight int64 // what the file counts against importAheadResources
+}
+
+// aheadWeight is what f counts against importAheadResources: its planned
+// resources, at least 1 and at most the whole allowance.
+func aheadWeight(f *importFile) int64 {
+	n := int64(1)
+	if f.plan != nil {
+		n = max(n, int64(len(f.plan.entries)))
+	}
+	return min(n, importAheadResources)
 }
 
 // ImportAll stores the resources of files, in order, for the organisation.
@@ -126,11 +145,16 @@ type importFile struct {
 func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progress func(bytes int64), each func(*ImportResult)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ready := make(chan *importFile, importAhead)
+	ready := make(chan *importFile, importAheadFiles)
+	ahead := semaphore.NewWeighted(importAheadResources)
 	go func() {
 		defer close(ready)
 		for _, path := range paths {
 			f := a.readImport(ctx, orgID, path)
+			f.weight = aheadWeight(f)
+			if ahead.Acquire(ctx, f.weight) != nil {
+				return
+			}
 			select {
 			case ready <- f:
 			case <-ctx.Done():
@@ -142,6 +166,7 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 		}
 	}()
 	report := func(f *importFile) {
+		ahead.Release(f.weight)
 		if progress != nil {
 			progress(int64(len(f.raw)))
 		}
@@ -196,6 +221,7 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			if err := a.importNDJSON(ctx, p, f, progress); err != nil {
 				return err
 			}
+			ahead.Release(f.weight)
 			if each != nil {
 				each(f.res)
 			}
