@@ -28,6 +28,11 @@ type ParamInfo struct {
 	// Unsupported says why the server cannot evaluate a composite
 	// parameter; "" when it can.
 	Unsupported string
+	// RowsOf names the parameters whose index rows hold this one's values
+	// when it has none of its own, and RowsTarget the reference target
+	// type those rows are limited to (see spec.SearchParam).
+	RowsOf     []string
+	RowsTarget string
 }
 
 // ParamLookup finds a search parameter of a resource type.
@@ -129,7 +134,7 @@ func (s *Searcher) Search(ctx context.Context, orgID, typ string, params url.Val
 	}
 	q.conds = append(q.conds, filters...)
 	if patients, ok := ctx.Value(patientsKey{}).([]string); ok {
-		q.conds = append(q.conds, compartmentCond(q, typ, patients))
+		q.conds = append(q.conds, s.compartmentCond(q, typ, patients))
 	}
 	dirs, err := s.includeDirectives(params)
 	if err != nil {
@@ -270,8 +275,8 @@ func (s *Searcher) order(q *query, typ, sortParam string) (string, bool, error) 
 		default:
 			return "", false, errs.Invalidf("_sort", "cannot sort by %s, a %s parameter", key, p.Type)
 		}
-		parts = append(parts, fmt.Sprintf("(SELECT %s(x.%s) FROM %s x WHERE x.res = r.rk AND x.param = %s) %s",
-			agg, col, table, q.arg(key), dir))
+		parts = append(parts, fmt.Sprintf("(SELECT %s(x.%s) FROM %s x WHERE x.res = r.rk AND %s) %s",
+			agg, col, table, rowsCond(q, "x", p), dir))
 	}
 	return strings.Join(parts, ", ") + ", r.id", false, nil
 }
@@ -400,7 +405,7 @@ func (s *Searcher) keySet(q *query, typ, key, value string, depth int) (string, 
 		return "", errs.Invalidf(key, "the composite parameter %s of %s is not supported: %s", name, typ, p.Unsupported)
 	}
 	base := func(table string) string {
-		return fmt.Sprintf("SELECT x.res FROM %s x WHERE x.resource_type = %s AND x.param = %s", table, q.arg(typ), q.arg(name))
+		return fmt.Sprintf("SELECT x.res FROM %s x WHERE x.resource_type = %s AND %s", table, q.arg(typ), rowsCond(q, "x", p))
 	}
 	if modifier == "missing" {
 		table := kindTable(p.Type)
@@ -509,8 +514,8 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("COND r.id IN (SELECT x.target_id FROM fhir_idx_reference x WHERE x.resource_type = %s AND x.param = %s AND x.target_type = %s AND x.res IN (%s))",
-		q.arg(other), q.arg(refParam), q.arg(typ), scopedQuery(q, other, inner, "r.rk")), nil
+	return fmt.Sprintf("COND r.id IN (SELECT x.target_id FROM fhir_idx_reference x WHERE x.resource_type = %s AND %s AND x.target_type = %s AND x.res IN (%s))",
+		q.arg(other), rowsCond(q, "x", p), q.arg(typ), scopedQuery(q, other, inner, "r.rk")), nil
 }
 
 // compositeSet returns the subquery selecting the keys of resources of typ
@@ -571,7 +576,7 @@ func compositeSet(q *query, typ, key, name, modifier, value string, p ParamInfo)
 		c := alias(i)
 		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.res = x.res AND %[1]s.param = x.param AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
 	}
-	fmt.Fprintf(&b, " WHERE x.resource_type = %s AND x.param = %s AND x.part = 0 AND (%s)", q.arg(typ), q.arg(name), strings.Join(ors, " OR "))
+	fmt.Fprintf(&b, " WHERE x.resource_type = %s AND %s AND x.part = 0 AND (%s)", q.arg(typ), rowsCond(q, "x", p), strings.Join(ors, " OR "))
 	return b.String(), nil
 }
 
@@ -584,6 +589,29 @@ func compositeForm(p ParamInfo) string {
 		codes[i], types[i] = c.Code, c.Type
 	}
 	return fmt.Sprintf("%s (a %s, separated by $)", strings.Join(codes, "$"), strings.Join(types, ", then a "))
+}
+
+// rowsCond is the condition on the index rows of alias x that hold the
+// values of parameter p: rows of its own, or of the parameters it is an
+// alias of.
+func rowsCond(q *query, x string, p ParamInfo) string {
+	switch {
+	case p.RowsOf == nil:
+		return x + ".param = " + q.arg(p.Code)
+	case len(p.RowsOf) == 1:
+		return x + ".param = " + q.arg(p.RowsOf[0]) + " AND " + x + ".target_type = " + q.arg(p.RowsTarget)
+	}
+	return x + ".param IN (" + inList(q, p.RowsOf) + ")"
+}
+
+// paramRowsCond is rowsCond for the parameter name of typ; for a name typ
+// does not have, the rows of that name, of which there are none.
+func (s *Searcher) paramRowsCond(q *query, x, typ, name string) string {
+	p, ok := s.params(typ, name)
+	if !ok {
+		p = ParamInfo{Code: name}
+	}
+	return "(" + rowsCond(q, x, p) + ")"
 }
 
 func kindTable(kind string) string {
@@ -899,7 +927,7 @@ func WithPatients(ctx context.Context, patients []string) context.Context {
 // compartmentCond limits resources of typ to the Patient compartments of
 // patients: a Patient by its own id or its links, any other type through
 // the reference parameters that CompartmentDefinition/patient names.
-func compartmentCond(q *query, typ string, patients []string) string {
+func (s *Searcher) compartmentCond(q *query, typ string, patients []string) string {
 	params := spec.PatientCompartmentParams(typ)
 	if params == nil {
 		return "TRUE"
@@ -908,8 +936,12 @@ func compartmentCond(q *query, typ string, patients []string) string {
 		return "FALSE"
 	}
 	ids := inList(q, patients)
+	rows := make([]string, len(params))
+	for i, p := range params {
+		rows[i] = s.paramRowsCond(q, "c", typ, p)
+	}
 	refs := fmt.Sprintf(`r.rk IN (SELECT c.res FROM fhir_idx_reference c WHERE c.resource_type = $2
-		AND c.param IN (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s))`, inList(q, params), ids)
+		AND (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s))`, strings.Join(rows, " OR "), ids)
 	if typ == "Patient" {
 		return fmt.Sprintf("(r.id IN (%s) OR %s)", ids, refs)
 	}
@@ -1030,7 +1062,11 @@ func (in *includer) query(ctx context.Context, d include, typ string, ids []stri
 		}
 	}
 	if d.param != "*" {
-		b.WriteString(" AND x.param = " + q.arg(d.param))
+		src := d.src
+		if !d.rev {
+			src = typ
+		}
+		b.WriteString(" AND " + in.s.paramRowsCond(q, "x", src, d.param))
 	}
 	fmt.Fprintf(&b, " AND NOT r.deleted ORDER BY r.resource_type, r.id LIMIT %d", maxIncluded)
 	rows, err := in.s.db.Read.QueryContext(ctx, b.String(), q.args...)

@@ -57,7 +57,8 @@ func (x *SpecIndexer) params(typ string) []compiledParam {
 	sort.Strings(codes)
 	for _, c := range codes {
 		d := defs[c]
-		if !indexedKinds[string(d.Type)] || c == "_id" || c == "_lastUpdated" || d.Expression == "" {
+		// An alias's values are in the rows of the parameters it names.
+		if !indexedKinds[string(d.Type)] || c == "_id" || c == "_lastUpdated" || d.Expression == "" || d.RowsOf != nil {
 			continue
 		}
 		e, err := fhirpath.Compile(d.Expression)
@@ -230,7 +231,7 @@ func LookupParam(typ, code string) (ParamInfo, bool) {
 	if !ok {
 		return ParamInfo{}, false
 	}
-	info := ParamInfo{Code: p.Code, Type: string(p.Type), Targets: p.Targets}
+	info := ParamInfo{Code: p.Code, Type: string(p.Type), Targets: p.Targets, RowsOf: p.RowsOf, RowsTarget: p.RowsTarget}
 	if p.Type == spec.ParamComposite {
 		d := compositeOf(typ, code)
 		info.Components, info.Unsupported = d.infos, d.problem

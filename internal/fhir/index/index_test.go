@@ -180,6 +180,14 @@ func TestExtractReference(t *testing.T) {
 		[]Reference{{Type: "Patient", ID: "p1"}}) {
 		t.Errorf("where resolve: %+v", got)
 	}
+	// Reference.type gives the type a reference's string does not.
+	o := decode(t, `{"resourceType":"Observation","subject":{"reference":"urn:uuid:0b5e","type":"Patient"},
+		"focus":[{"reference":"Group/g1","type":"Patient"},{"reference":"#c","type":"http://hl7.org/fhir/StructureDefinition/Device"},{"reference":"#d","type":"no"}]}`)
+	if got := extract(t, "reference", "Observation.subject | Observation.focus", o).References; !reflect.DeepEqual(got, []Reference{
+		{Type: "Patient", URL: "urn:uuid:0b5e"}, {Type: "Group", ID: "g1"}, {Type: "Device", URL: "#c"}, {URL: "#d"},
+	}) {
+		t.Errorf("with Reference.type: %+v", got)
+	}
 }
 
 func TestExtractQuantityNumberURI(t *testing.T) {

@@ -42,6 +42,14 @@ type SearchParam struct {
 	Components []Component
 	// URL is the canonical URL of the SearchParameter definition.
 	URL string
+	// RowsOf, when not nil, names other parameters of the type whose
+	// search index rows hold all of this parameter's values, so that it
+	// needs none of its own: its expression is the union of theirs (on
+	// Observation, combo-code is code | component-code), or, when
+	// RowsTarget is not empty, theirs limited to references to that type
+	// (patient is subject.where(resolve() is Patient)). See findAliases.
+	RowsOf     []string
+	RowsTarget string
 }
 
 // Component is one part of a composite search parameter: the code of the
@@ -83,6 +91,9 @@ var searchIndex = sync.OnceValue(func() map[string]map[string]*SearchParam {
 			p.Targets = strings.Fields(d.targets)
 		}
 		m[d.code] = p
+	}
+	for _, m := range idx {
+		findAliases(m)
 	}
 	return idx
 })
