@@ -89,21 +89,22 @@ func (a *API) Import(ctx context.Context, orgID, path string, progress func(byte
 	return res, err
 }
 
-// importGroup is about how many resources of consecutive Bundle files are
-// stored in one database transaction. Each commit writes every page it
-// dirtied, and the pages of the search indexes are dirtied again by every
-// transaction: fewer, larger transactions write each page fewer times.
-const importGroup = 2000
-
-// importAheadResources and importAheadFiles bound what is read and
-// prepared ahead of what is being stored. The resources are about two
-// transactions' worth, so that the next group is prepared in full while
-// one is written: with a few files ahead the writer waited for most of the
-// next group after every commit.
-const (
-	importAheadResources = 2 * importGroup
-	importAheadFiles     = 64
-)
+// importSizes bounds the import's work in memory. They are variables for
+// the tests alone.
+var importSizes = struct {
+	// group is about how many resources of consecutive Bundle files are
+	// stored in one database transaction. Each commit writes every page it
+	// dirtied, and the pages of the search indexes are dirtied again by
+	// every transaction: fewer, larger transactions write each page fewer
+	// times.
+	group int
+	// aheadResources and aheadFiles bound what is read and prepared ahead
+	// of the group being gathered and stored: about one group, so that the
+	// next one is prepared while one is written. With a few files ahead the
+	// writer waited for most of the next group after every commit.
+	aheadResources int64
+	aheadFiles     int
+}{group: 2000, aheadResources: 2000, aheadFiles: 64}
 
 // importFile is one file read and, for a Bundle or single resource,
 // planned: its resources rewritten, validated and indexed.
@@ -116,17 +117,17 @@ type importFile struct {
 	ndjson bool
 	plan   *txPlan
 	err    error
-	weight int64 // what the file counts against importAheadResources
+	weight int64 // what the file counts against importSizes.aheadResources
 }
 
-// aheadWeight is what f counts against importAheadResources: its planned
-// resources, at least 1 and at most the whole allowance.
+// aheadWeight is what f counts against importSizes.aheadResources: its
+// planned resources, at least 1 and at most the whole allowance.
 func aheadWeight(f *importFile) int64 {
 	n := int64(1)
 	if f.plan != nil {
 		n = max(n, int64(len(f.plan.entries)))
 	}
-	return min(n, importAheadResources)
+	return min(n, importSizes.aheadResources)
 }
 
 // ImportAll stores the resources of files, in order, for the organisation.
@@ -141,12 +142,16 @@ func aheadWeight(f *importFile) int64 {
 //
 // Files are read, checked, validated and indexed ahead, on other cores,
 // while earlier ones are written; consecutive Bundle files share a database
-// transaction up to about importGroup resources.
+// transaction up to about importSizes.group resources.
 func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progress func(bytes int64), each func(*ImportResult)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ready := make(chan *importFile, importAheadFiles)
-	ahead := semaphore.NewWeighted(importAheadResources)
+	ready := make(chan *importFile, importSizes.aheadFiles)
+	// A file counts against ahead from when it is read until this loop
+	// takes it: were it counted until stored, a group still short of its
+	// size could hold the whole allowance, and the reader would wait for
+	// room that only the next file could make.
+	ahead := semaphore.NewWeighted(importSizes.aheadResources)
 	go func() {
 		defer close(ready)
 		for _, path := range paths {
@@ -166,7 +171,6 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 		}
 	}()
 	report := func(f *importFile) {
-		ahead.Release(f.weight)
 		if progress != nil {
 			progress(int64(len(f.raw)))
 		}
@@ -203,6 +207,7 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 		return nil
 	}
 	for f := range ready {
+		ahead.Release(f.weight)
 		switch {
 		case f.err != nil:
 			if err := flush(); err != nil {
@@ -221,14 +226,13 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			if err := a.importNDJSON(ctx, p, f, progress); err != nil {
 				return err
 			}
-			ahead.Release(f.weight)
 			if each != nil {
 				each(f.res)
 			}
 		default:
 			group = append(group, f)
 			resources += len(f.plan.entries)
-			if resources >= importGroup {
+			if resources >= importSizes.group {
 				if err := flush(); err != nil {
 					return err
 				}
