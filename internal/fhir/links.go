@@ -30,10 +30,11 @@ func (s *Searcher) PatientsLinkedTo(ctx context.Context, orgID, who string, link
 		ors[i] = fmt.Sprintf("(a.resource_type = %s AND %s AND (%s OR %s))", q.arg(l.Type), s.paramRowsCond(q, "a", l.Type, l.Param),
 			s.paramRowsCond(q, "p", l.Type, "patient"), s.paramRowsCond(q, "p", l.Type, "subject"))
 	}
+	// CROSS JOIN keeps SQLite to this order, from the rows naming who:
+	// it otherwise starts from every reference to a Patient.
 	sqlText := fmt.Sprintf(`SELECT DISTINCT p.target_id FROM fhir_idx_reference a
-		JOIN fhir_resources r ON r.rk = a.res
-		JOIN fhir_idx_reference p ON p.res = a.res
-		WHERE r.org_id = $1 AND a.target_type = %s AND a.target_id = %s AND (%s)
+		CROSS JOIN fhir_resources r CROSS JOIN fhir_idx_reference p
+		WHERE r.rk = a.res AND p.res = a.res AND r.org_id = $1 AND a.target_type = %s AND a.target_id = %s AND (%s)
 			AND p.target_type = 'Patient' AND p.target_id <> ''
 		ORDER BY p.target_id`, q.arg(whoType), q.arg(whoID), strings.Join(ors, " OR "))
 	rows, err := s.db.Read.QueryContext(ctx, sqlText, q.args...)
