@@ -500,7 +500,7 @@ const keysIn = "r.rk IN ("
 // use no index of fhir_resources but the key itself: it otherwise prefers
 // the (org_id, resource_type, ...) index, whose first two columns every
 // query names, and reads every resource of the type to test each key
-// (250 ms instead of 2 ms for a patient's Observations of one code among a
+// (233 ms instead of 0.7 ms for a patient's Observations of one code among a
 // million).
 func (s *Searcher) resources(conds ...string) string {
 	if s.db.Dialect == db.SQLite {
