@@ -30,9 +30,11 @@ type writer struct {
 
 // pending is a version waiting for flush.
 type pending struct {
-	st      *Stored
-	rk      int64        // the resource's key; 0 until a new resource is inserted
-	replace bool         // a current row exists: move it to history and overwrite it
+	st *Stored
+	// rk is the resource's key. Until flush, 0 marks a new resource, to be
+	// inserted (and given its key); otherwise its current row is moved to
+	// history and overwritten.
+	rk      int64
 	entries []IndexEntry // search index rows; nil for a deletion
 	where   int          // bundle entry, for errors; -1 outside bundles
 }
@@ -65,7 +67,7 @@ type prepared struct {
 func (w *writer) add(typ, id string, raw []byte, cur currentRow, live int64, p *prepared, where int) (*Stored, error) {
 	now := w.s.now()
 	st := &Stored{Type: typ, ID: id, VersionID: cur.version + 1, LastUpdated: now, Deleted: raw == nil}
-	pd := pending{st: st, rk: cur.rk, replace: cur.exists(), where: where}
+	pd := pending{st: st, rk: cur.rk, where: where}
 	if raw != nil {
 		sp := p.stampFor(id)
 		if sp == nil {
@@ -164,7 +166,7 @@ func (w *writer) flush(ctx context.Context, tx *sql.Tx) error {
 	var fresh []*pending
 	for i := range todo {
 		p := &todo[i]
-		if !p.replace {
+		if p.rk == 0 {
 			fresh = append(fresh, p)
 			continue
 		}
