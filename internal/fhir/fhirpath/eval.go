@@ -593,12 +593,8 @@ func (resolveFn) eval(c *evalCtx, focus, dst []Node) []Node {
 				t = referenceType(ref)
 			}
 			if t == "" {
-				if tt, ok := x["type"].(string); ok {
-					t = tt[strings.LastIndexByte(tt, '/')+1:]
-					if !isTypeName(t) {
-						t = ""
-					}
-				}
+				tt, _ := x["type"].(string)
+				t = ReferenceTypeName(tt)
 			}
 		}
 		if t != "" {
@@ -606,6 +602,16 @@ func (resolveFn) eval(c *evalCtx, focus, dst []Node) []Node {
 		}
 	}
 	return dst
+}
+
+// ReferenceTypeName returns the resource type that a Reference.type names,
+// as a type ("Patient") or a URL ending in one; "" when it names none.
+func ReferenceTypeName(t string) string {
+	t = t[strings.LastIndexByte(t, '/')+1:]
+	if !isTypeName(t) {
+		return ""
+	}
+	return t
 }
 
 // referenceType returns the resource type named by a reference: "Patient"

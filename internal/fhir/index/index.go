@@ -466,7 +466,7 @@ func (e *Entries) addReference(kind string, v any) {
 					// As FHIRPath's resolve() does, so that the rows of a
 					// parameter such as subject also answer its restriction
 					// patient, subject.where(resolve() is Patient).
-					r.Type = typeName(str(x, "type"))
+					r.Type = fhirpath.ReferenceTypeName(str(x, "type"))
 				}
 				e.References = appendUnique(e.References, r)
 			}
@@ -520,16 +520,6 @@ func ParseReference(s string) (Reference, bool) {
 		}
 	}
 	return Reference{URL: s}, true
-}
-
-// typeName returns the resource type that Reference.type names, as a
-// type ("Patient") or a URL ending in one; "" when it names none.
-func typeName(t string) string {
-	t = t[strings.LastIndexByte(t, '/')+1:]
-	if !isTypeName(t) {
-		return ""
-	}
-	return t
 }
 
 func isTypeName(s string) bool {

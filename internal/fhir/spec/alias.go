@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/careloop/careloop/internal/fhir/fhirpath"
 )
 
 // findAliases sets RowsOf and RowsTarget on the parameters of one type
@@ -106,29 +108,14 @@ func sameComponents(m map[string]*SearchParam, a, b *SearchParam) bool {
 	return true
 }
 
-// expressionTerms splits a FHIRPath expression at its top-level "|" and
-// removes parentheses around a whole term.
+// expressionTerms returns the top-level "|" alternatives of a FHIRPath
+// expression, without parentheses around a whole one.
 func expressionTerms(expr string) []string {
-	var out []string
-	depth, start := 0, 0
-	quoted := false
-	for i := 0; i < len(expr); i++ {
-		switch c := expr[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '\'':
-			quoted = !quoted
-		case quoted:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == '|' && depth == 0:
-			out = append(out, unwrap(expr[start:i]))
-			start = i + 1
-		}
+	terms := fhirpath.SplitUnion(expr)
+	for i, t := range terms {
+		terms[i] = unwrap(t)
 	}
-	return append(out, unwrap(expr[start:]))
+	return terms
 }
 
 // unwrap trims a term and removes parentheses that enclose all of it.

@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/careloop/careloop/internal/fhir/fhirpath"
 )
 
 // structureRoots are the resource types whose structure the validator checks
@@ -374,39 +376,10 @@ func (g *generator) writeResourceTypes(buf *bytes.Buffer) error {
 	return nil
 }
 
-// splitUnion splits a FHIRPath expression at its top-level '|' operators,
-// leaving those inside parentheses, brackets and string literals alone.
-func splitUnion(expr string) []string {
-	var parts []string
-	depth, start := 0, 0
-	quoted := false
-	for i := 0; i < len(expr); i++ {
-		c := expr[i]
-		switch {
-		case quoted:
-			if c == '\\' {
-				i++
-			} else if c == '\'' {
-				quoted = false
-			}
-		case c == '\'':
-			quoted = true
-		case c == '(' || c == '[':
-			depth++
-		case c == ')' || c == ']':
-			depth--
-		case c == '|' && depth == 0:
-			parts = append(parts, strings.TrimSpace(expr[start:i]))
-			start = i + 1
-		}
-	}
-	return append(parts, strings.TrimSpace(expr[start:]))
-}
-
 // restrict keeps the union members of expr that apply to resource type t.
 func restrict(expr, t string) string {
 	var keep []string
-	parts := splitUnion(expr)
+	parts := fhirpath.SplitUnion(expr)
 	for _, p := range parts {
 		q := strings.TrimPrefix(p, "(")
 		if q == t || strings.HasPrefix(q, t+".") || strings.HasPrefix(q, t+" ") || strings.HasPrefix(q, t+")") {
@@ -427,7 +400,7 @@ func restrict(expr, t string) string {
 
 // rebase rewrites an expression on Resource or DomainResource to one on t.
 func rebase(expr, base, t string) string {
-	parts := splitUnion(expr)
+	parts := fhirpath.SplitUnion(expr)
 	for i, p := range parts {
 		if rest, ok := strings.CutPrefix(p, base+"."); ok {
 			parts[i] = t + "." + rest
