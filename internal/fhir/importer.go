@@ -42,7 +42,7 @@ func (OperatorAccess) Visible(context.Context, *Principal, *Stored) bool { retur
 type ImportResult struct {
 	Path      string
 	Resources int  // stored by this run
-	Skipped   bool // imported completely by an earlier run
+	Skipped   bool // imported completely by an earlier run, or earlier in this one
 	Resumed   bool // an earlier run stored part of it
 }
 
@@ -96,15 +96,16 @@ var importSizes = struct {
 	// stored in one database transaction. Each commit writes every page it
 	// dirtied, and the pages of the search indexes are dirtied again by
 	// every transaction: fewer, larger transactions write each page fewer
-	// times.
+	// times (at half a million resources, 16,000 a transaction wrote half
+	// the bytes of 2,000). Files are written as they come, so the group is
+	// not held in memory.
 	group int
 	// aheadResources and aheadFiles bound what is read and prepared ahead
-	// of the group being gathered and stored: about one group, so that the
-	// next one is prepared while one is written. With a few files ahead the
-	// writer waited for most of the next group after every commit.
+	// of the file being written, so that the writer never waits for the
+	// preparation, which runs on the other cores.
 	aheadResources int64
 	aheadFiles     int
-}{group: 2000, aheadResources: 2000, aheadFiles: 64}
+}{group: 16000, aheadResources: 2000, aheadFiles: 64}
 
 // importFile is one file read and, for a Bundle or single resource,
 // planned: its resources rewritten, validated and indexed.
@@ -118,6 +119,7 @@ type importFile struct {
 	plan   *txPlan
 	err    error
 	weight int64 // what the file counts against importSizes.aheadResources
+	size   int64 // bytes of the file
 }
 
 // aheadWeight is what f counts against importSizes.aheadResources: its
@@ -138,24 +140,35 @@ func aheadWeight(f *importFile) int64 {
 // interrupted import run again continues where it stopped and a file
 // imported completely is skipped. The import stops at the first file that
 // fails, after storing the files before it. progress, if not nil, is told
-// the bytes handled; each, if not nil, is told each file's result.
+// the bytes handled; each, if not nil, is told each file's result. Both
+// hear of a file once it is committed.
 //
 // Files are read, checked, validated and indexed ahead, on other cores,
-// while earlier ones are written; consecutive Bundle files share a database
-// transaction up to about importSizes.group resources.
+// while earlier ones are written. Consecutive Bundle files are written into
+// one open database transaction, each as soon as it is ready, until about
+// importSizes.group resources are in it; see storeGroup.
 func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progress func(bytes int64), each func(*ImportResult)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan *importFile, importSizes.aheadFiles)
-	// A file counts against ahead from when it is read until this loop
-	// takes it: were it counted until stored, a group still short of its
-	// size could hold the whole allowance, and the reader would wait for
-	// room that only the next file could make.
+	// A file counts against ahead from when it is read until the writer
+	// takes it: were it counted until committed, an open transaction still
+	// short of its size could hold the whole allowance, and the reader would
+	// wait for room that only the next file could make.
 	ahead := semaphore.NewWeighted(importSizes.aheadResources)
 	go func() {
 		defer close(ready)
+		// A file seen before in this run is skipped, as one stored by an
+		// earlier run is: the first may not be committed yet.
+		seen := map[string]bool{}
 		for _, path := range paths {
 			f := a.readImport(ctx, orgID, path)
+			if f.err == nil && !f.res.Skipped {
+				if seen[f.key] {
+					f.res.Skipped, f.ndjson, f.plan = true, false, nil
+				}
+				seen[f.key] = true
+			}
 			f.weight = aheadWeight(f)
 			if ahead.Acquire(ctx, f.weight) != nil {
 				return
@@ -170,79 +183,160 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			}
 		}
 	}()
+	next := func() *importFile {
+		f, ok := <-ready
+		if !ok {
+			return nil
+		}
+		ahead.Release(f.weight)
+		return f
+	}
 	report := func(f *importFile) {
 		if progress != nil {
-			progress(int64(len(f.raw)))
+			progress(f.size)
 		}
 		if each != nil {
 			each(f.res)
 		}
 	}
 	p := &Principal{OrgID: orgID, Subject: "operator", Kind: "operator"}
-	var group []*importFile
-	resources := 0
-	flush := func() error {
-		if len(group) == 0 {
-			return nil
-		}
-		err := a.storeImports(ctx, orgID, p, group)
-		if err != nil && len(group) > 1 {
-			// Store them one by one, to keep the good files and name the bad one.
-			for _, f := range group {
-				if err = a.storeImports(ctx, orgID, p, []*importFile{f}); err != nil {
-					return err
-				}
-				report(f)
-			}
-			group, resources = group[:0], 0
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, f := range group {
-			report(f)
-		}
-		group, resources = group[:0], 0
-		return nil
-	}
-	for f := range ready {
-		ahead.Release(f.weight)
+	f := next()
+	for f != nil {
 		switch {
 		case f.err != nil:
-			if err := flush(); err != nil {
-				return err
-			}
 			return f.err
 		case f.res.Skipped:
-			if err := flush(); err != nil {
-				return err
-			}
 			report(f)
+			f = next()
 		case f.ndjson:
-			if err := flush(); err != nil {
-				return err
-			}
 			if err := a.importNDJSON(ctx, p, f, progress); err != nil {
 				return err
 			}
 			if each != nil {
 				each(f.res)
 			}
+			f = next()
 		default:
-			group = append(group, f)
-			resources += len(f.plan.entries)
-			if resources >= importSizes.group {
-				if err := flush(); err != nil {
-					return err
-				}
+			var err error
+			if f, err = a.storeGroup(ctx, p, f, next, report); err != nil {
+				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	return ctx.Err()
+}
+
+// storeGroup opens a database transaction and writes into it first and the
+// Bundle files that follow it, taken from next as they are ready, until
+// about importSizes.group resources are in it or a file of another kind
+// comes. It returns the file that follows those committed (nil at the end).
+// A file's prepared resources are dropped once written, so a transaction
+// may hold many more resources than memory could: each commit writes every
+// page it dirtied once, however many resources dirtied it, and at a million
+// resources the search indexes' pages are dirtied all over by every
+// transaction.
+//
+// A file that fails rolls the transaction back. The files before it are
+// then read again and committed without it (see storeAgain), and its error
+// is returned. (A savepoint per file would keep them, but costs SQLite a
+// copy of every page each file changes first.)
+func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, next func() *importFile, report func(*importFile)) (rest *importFile, err error) {
+	var written []*importFile
+	var failed error
+	n, full := 0, false
+	// The statements get a context that is never cancelled: with one that
+	// can be, the SQLite driver starts a goroutine to watch it for every
+	// statement, tens of thousands a second here. Cancellation is noticed
+	// between files instead.
+	wctx := context.WithoutCancel(ctx)
+	err = a.db.InTx(wctx, func(tx *sql.Tx) error {
+		for f := first; ; f = next() {
+			if f == nil || f.err != nil || f.res.Skipped || f.ndjson {
+				rest = f
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if failed = a.storeImport(wctx, tx, p, f); failed != nil {
+				return failed
+			}
+			written = append(written, f)
+			n += f.res.Resources
+			if n >= importSizes.group {
+				full = true
+				return nil
+			}
+		}
+	})
+	if failed != nil {
+		if err := a.storeAgain(ctx, p, written, report); err != nil {
+			return nil, err
+		}
+		return nil, failed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import: %d files from %s: %w", len(written), first.path, err)
+	}
+	a.store.wrote(ctx, n)
+	for _, f := range written {
+		report(f)
+	}
+	if full {
+		rest = next()
+	}
+	return rest, nil
+}
+
+// storeImport writes one planned file in tx, recording it as complete, and
+// drops what was prepared of it.
+func (a *API) storeImport(ctx context.Context, tx *sql.Tx, p *Principal, f *importFile) error {
+	results, err := a.transactionTx(ctx, tx, p, f.plan)
+	if err == nil {
+		err = a.recordImport(ctx, tx, p.OrgID, f, int64(len(results)), true)
+	}
+	if err != nil {
+		return fmt.Errorf("import %s: %w", f.path, err)
+	}
+	f.res.Resources = len(results)
+	f.raw, f.plan = nil, nil
+	return nil
+}
+
+// storeAgain reads and prepares again the files of a transaction that was
+// rolled back because of a later file, and commits them in one transaction.
+func (a *API) storeAgain(ctx context.Context, p *Principal, files []*importFile, report func(*importFile)) error {
+	if len(files) == 0 {
+		return nil
+	}
+	again := make([]*importFile, len(files))
+	for i, f := range files {
+		if again[i] = a.readImport(ctx, p.OrgID, f.path); again[i].err != nil {
+			return again[i].err
+		}
+	}
+	n := 0
+	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, f := range again {
+			if f.res.Skipped || f.ndjson {
+				continue // changed on disk since; a later run handles it
+			}
+			if err := a.storeImport(ctx, tx, p, f); err != nil {
+				return err
+			}
+			n += f.res.Resources
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	return ctx.Err()
+	a.store.wrote(ctx, n)
+	for _, f := range again {
+		report(f)
+	}
+	return nil
 }
 
 // readImport reads a file, looks up what earlier runs stored of it and
@@ -254,6 +348,7 @@ func (a *API) readImport(ctx context.Context, orgID, path string) *importFile {
 		f.err = fmt.Errorf("import %s: %w", path, err)
 		return f
 	}
+	f.size = int64(len(f.raw))
 	sum := sha256.Sum256(f.raw)
 	f.key = hex.EncodeToString(sum[:])
 	var completed sql.NullTime
@@ -283,34 +378,6 @@ func (a *API) readImport(ctx context.Context, orgID, path string) *importFile {
 		f.err = fmt.Errorf("import %s: %w", path, err)
 	}
 	return f
-}
-
-// storeImports stores planned files in one transaction, recording each as
-// complete.
-func (a *API) storeImports(ctx context.Context, orgID string, p *Principal, files []*importFile) error {
-	var current *importFile
-	n := 0
-	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		for _, f := range files {
-			current = f
-			results, err := a.transactionTx(ctx, tx, p, f.plan)
-			if err != nil {
-				return err
-			}
-			f.res.Resources = len(results)
-			n += len(results)
-			if err := a.recordImport(ctx, tx, orgID, f, int64(len(results)), true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("import %s: %w", current.path, err)
-	}
-	a.store.wrote(ctx, n)
-	return nil
 }
 
 // recordImport records in tx how much of f is stored: done lines or

@@ -65,3 +65,84 @@ func importLargeFiles(t *testing.T, e db.Dialect) {
 		}
 	}
 }
+
+// TestImportAllKeepsFilesBeforeAFailure makes the third of four files, all
+// in one transaction, fail only when written (its If-Match names a version
+// that does not exist): the two before it must be committed and reported,
+// nothing of it or after it stored, and a second run after the file is
+// mended must skip the first two and store the rest.
+func TestImportAllKeepsFilesBeforeAFailure(t *testing.T) {
+	for _, e := range dbtest.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			api, d := testAPI(t, e)
+			dir := t.TempDir()
+			put := func(id, ifMatch string) string {
+				return fmt.Sprintf(`{"resource": {"resourceType": "Patient", "id": %q}, "request": {"method": "PUT", "url": "Patient/%s"%s}}`, id, id, ifMatch)
+			}
+			write := func(name string, entries ...string) string {
+				path := filepath.Join(dir, name)
+				doc := `{"resourceType": "Bundle", "type": "transaction", "entry": [` + strings.Join(entries, ", ") + `]}`
+				if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			}
+			paths := []string{
+				write("0.json", put("a", ""), put("b", "")),
+				write("1.json", put("c", "")),
+				write("2.json", put("d", ""), put("e", `, "ifMatch": "W/\"3\""`)),
+				write("3.json", put("f", "")),
+			}
+			var reported []string
+			each := func(r *ImportResult) {
+				reported = append(reported, fmt.Sprintf("%s:%d:%t", filepath.Base(r.Path), r.Resources, r.Skipped))
+			}
+			err := api.ImportAll(context.Background(), "org", paths, nil, each)
+			if err == nil || !strings.Contains(err.Error(), "2.json") || !strings.Contains(err.Error(), "version") {
+				t.Fatalf("import with a failing file: %v, want an error naming 2.json and the version", err)
+			}
+			if got := strings.Join(reported, " "); got != "0.json:2:false 1.json:1:false" {
+				t.Errorf("reported %q, want the two files before the failure", got)
+			}
+			if n := countResources(t, d); n != 3 {
+				t.Errorf("%d resources stored, want 3 (a, b, c)", n)
+			}
+
+			write("2.json", put("d", ""), put("e", ""))
+			reported = nil
+			if err := api.ImportAll(context.Background(), "org", paths, nil, each); err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			if got := strings.Join(reported, " "); got != "0.json:0:true 1.json:0:true 2.json:2:false 3.json:1:false" {
+				t.Errorf("second run reported %q", got)
+			}
+			if n := countResources(t, d); n != 6 {
+				t.Errorf("%d resources stored after the second run, want 6", n)
+			}
+		})
+	}
+}
+
+// TestImportAllSkipsARepeatedFile gives the same file twice in one run, as a
+// second path to the same bytes: its resources, created without ids, must
+// be stored once.
+func TestImportAllSkipsARepeatedFile(t *testing.T) {
+	api, d := testAPI(t, db.SQLite)
+	dir := t.TempDir()
+	doc := []byte(`{"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}}]}`)
+	var paths []string
+	for _, name := range []string{"a.json", "b.json"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	var skipped []bool
+	if err := api.ImportAll(context.Background(), "org", paths, nil, func(r *ImportResult) { skipped = append(skipped, r.Skipped) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := countResources(t, d); n != 1 || len(skipped) != 2 || skipped[0] || !skipped[1] {
+		t.Errorf("%d resources stored, skipped %v; want 1 and the second file skipped", n, skipped)
+	}
+}
