@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -183,14 +184,7 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			}
 		}
 	}()
-	next := func() *importFile {
-		f, ok := <-ready
-		if !ok {
-			return nil
-		}
-		ahead.Release(f.weight)
-		return f
-	}
+	q := &importQueue{ready: ready, ahead: ahead}
 	report := func(f *importFile) {
 		if progress != nil {
 			progress(f.size)
@@ -200,14 +194,14 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 		}
 	}
 	p := &Principal{OrgID: orgID, Subject: "operator", Kind: "operator"}
-	f := next()
+	f := q.next()
 	for f != nil {
 		switch {
 		case f.err != nil:
 			return f.err
 		case f.res.Skipped:
 			report(f)
-			f = next()
+			f = q.next()
 		case f.ndjson:
 			if err := a.importNDJSON(ctx, p, f, progress); err != nil {
 				return err
@@ -215,10 +209,10 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			if each != nil {
 				each(f.res)
 			}
-			f = next()
+			f = q.next()
 		default:
 			var err error
-			if f, err = a.storeGroup(ctx, p, f, next, report); err != nil {
+			if f, err = a.storeGroup(ctx, p, f, q, report); err != nil {
 				return err
 			}
 		}
@@ -226,31 +220,74 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 	return ctx.Err()
 }
 
+// importQueue hands the writer the files read and prepared ahead.
+type importQueue struct {
+	ready chan *importFile
+	ahead *semaphore.Weighted
+}
+
+// next waits for the next file; nil means there are no more.
+func (q *importQueue) next() *importFile {
+	return q.take(<-q.ready)
+}
+
+// within returns the next file if it is ready within d (nil if there are
+// no more); ok is false if it is not.
+func (q *importQueue) within(d time.Duration) (f *importFile, ok bool) {
+	select {
+	case f := <-q.ready:
+		return q.take(f), true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case f := <-q.ready:
+		return q.take(f), true
+	case <-t.C:
+		return nil, false
+	}
+}
+
+// take frees the room f held among the files prepared ahead.
+func (q *importQueue) take(f *importFile) *importFile {
+	if f != nil {
+		q.ahead.Release(f.weight)
+	}
+	return f
+}
+
+// importIdleCommit is how long an open import transaction waits for the
+// next file to be prepared before it commits what it holds: the transaction
+// holds SQLite's one writer, which a server on the same database waits for.
+const importIdleCommit = 200 * time.Millisecond
+
 // storeGroup opens a database transaction and writes into it first and the
-// Bundle files that follow it, taken from next as they are ready, until
-// about importSizes.group resources are in it or a file of another kind
-// comes. It returns the file that follows those committed (nil at the end).
-// A file's prepared resources are dropped once written, so a transaction
-// may hold many more resources than memory could: each commit writes every
-// page it dirtied once, however many resources dirtied it, and at a million
-// resources the search indexes' pages are dirtied all over by every
-// transaction.
+// Bundle files that follow it, taken from q as they are ready, until about
+// importSizes.group resources are in it, the next file is not ready within
+// importIdleCommit, or a file of another kind comes. It returns the file
+// that follows those committed (nil at the end). A file's prepared
+// resources are dropped once written, so a transaction may hold many more
+// resources than memory could: each commit writes every page it dirtied
+// once, however many resources dirtied it, and at a million resources the
+// search indexes' pages are dirtied all over by every transaction.
 //
 // A file that fails rolls the transaction back. The files before it are
 // then read again and committed without it (see storeAgain), and its error
 // is returned. (A savepoint per file would keep them, but costs SQLite a
 // copy of every page each file changes first.)
-func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, next func() *importFile, report func(*importFile)) (rest *importFile, err error) {
+func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, q *importQueue, report func(*importFile)) (rest *importFile, err error) {
 	var written []*importFile
 	var failed error
-	n, full := 0, false
+	n, more := 0, false
 	// The statements get a context that is never cancelled: with one that
 	// can be, the SQLite driver starts a goroutine to watch it for every
 	// statement, tens of thousands a second here. Cancellation is noticed
 	// between files instead.
 	wctx := context.WithoutCancel(ctx)
 	err = a.db.InTx(wctx, func(tx *sql.Tx) error {
-		for f := first; ; f = next() {
+		f := first
+		for {
 			if f == nil || f.err != nil || f.res.Skipped || f.ndjson {
 				rest = f
 				return nil
@@ -264,7 +301,12 @@ func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, n
 			written = append(written, f)
 			n += f.res.Resources
 			if n >= importSizes.group {
-				full = true
+				more = true
+				return nil
+			}
+			var ready bool
+			if f, ready = q.within(importIdleCommit); !ready {
+				more = true
 				return nil
 			}
 		}
@@ -282,8 +324,8 @@ func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, n
 	for _, f := range written {
 		report(f)
 	}
-	if full {
-		rest = next()
+	if more {
+		rest = q.next()
 	}
 	return rest, nil
 }
@@ -303,28 +345,30 @@ func (a *API) storeImport(ctx context.Context, tx *sql.Tx, p *Principal, f *impo
 	return nil
 }
 
-// storeAgain reads and prepares again the files of a transaction that was
-// rolled back because of a later file, and commits them in one transaction.
+// storeAgain reads, prepares and writes again, one by one in one
+// transaction, the files of a transaction that was rolled back because of
+// a later file.
 func (a *API) storeAgain(ctx context.Context, p *Principal, files []*importFile, report func(*importFile)) error {
 	if len(files) == 0 {
 		return nil
 	}
-	again := make([]*importFile, len(files))
-	for i, f := range files {
-		if again[i] = a.readImport(ctx, p.OrgID, f.path); again[i].err != nil {
-			return again[i].err
-		}
-	}
+	again := make([]*importFile, 0, len(files))
 	n := 0
-	err := a.db.InTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		for _, f := range again {
-			if f.res.Skipped || f.ndjson {
+	wctx := context.WithoutCancel(ctx) // as in storeGroup
+	err := a.db.InTx(wctx, func(tx *sql.Tx) error {
+		again, n = again[:0], 0
+		for _, old := range files {
+			f := a.readImport(ctx, p.OrgID, old.path)
+			switch {
+			case f.err != nil:
+				return f.err
+			case f.res.Skipped || f.ndjson:
 				continue // changed on disk since; a later run handles it
 			}
-			if err := a.storeImport(ctx, tx, p, f); err != nil {
+			if err := a.storeImport(wctx, tx, p, f); err != nil {
 				return err
 			}
+			again = append(again, f)
 			n += f.res.Resources
 		}
 		return nil

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 )
@@ -144,5 +146,30 @@ func TestImportAllSkipsARepeatedFile(t *testing.T) {
 	}
 	if n := countResources(t, d); n != 1 || len(skipped) != 2 || skipped[0] || !skipped[1] {
 		t.Errorf("%d resources stored, skipped %v; want 1 and the second file skipped", n, skipped)
+	}
+}
+
+// TestImportQueueWithin checks how the writer asks for the next file while
+// a transaction is open: a file not ready within the wait is reported as
+// such (and the transaction then commits), one that is ready is taken and
+// frees its room, and the end of the files is a nil file that is ready.
+func TestImportQueueWithin(t *testing.T) {
+	q := &importQueue{ready: make(chan *importFile, 1), ahead: semaphore.NewWeighted(5)}
+	if f, ok := q.within(10 * time.Millisecond); ok || f != nil {
+		t.Fatalf("nothing sent: within gave %v, %t; want nil, false", f, ok)
+	}
+	if !q.ahead.TryAcquire(5) {
+		t.Fatal("the allowance is not free")
+	}
+	q.ready <- &importFile{path: "a.json", weight: 5}
+	if f, ok := q.within(time.Second); !ok || f == nil || f.path != "a.json" {
+		t.Fatalf("a file ready: within gave %v, %t", f, ok)
+	}
+	if !q.ahead.TryAcquire(5) {
+		t.Error("taking the file did not free its room")
+	}
+	close(q.ready)
+	if f, ok := q.within(time.Second); !ok || f != nil {
+		t.Errorf("after the last file: within gave %v, %t; want nil, true", f, ok)
 	}
 }
