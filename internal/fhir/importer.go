@@ -123,6 +123,12 @@ type importFile struct {
 	size   int64 // bytes of the file
 }
 
+// planned reports whether f is a Bundle or resource ready to be written:
+// read and planned without error, and not skipped.
+func (f *importFile) planned() bool {
+	return f.err == nil && !f.res.Skipped && !f.ndjson
+}
+
 // aheadWeight is what f counts against importSizes.aheadResources: its
 // planned resources, at least 1 and at most the whole allowance.
 func aheadWeight(f *importFile) int64 {
@@ -166,7 +172,7 @@ func (a *API) ImportAll(ctx context.Context, orgID string, paths []string, progr
 			f := a.readImport(ctx, orgID, path)
 			if f.err == nil && !f.res.Skipped {
 				if seen[f.key] {
-					f.res.Skipped, f.ndjson, f.plan = true, false, nil
+					f.res.Skipped, f.raw, f.plan = true, nil, nil
 				}
 				seen[f.key] = true
 			}
@@ -288,7 +294,7 @@ func (a *API) storeGroup(ctx context.Context, p *Principal, first *importFile, q
 	err = a.db.InTx(wctx, func(tx *sql.Tx) error {
 		f := first
 		for {
-			if f == nil || f.err != nil || f.res.Skipped || f.ndjson {
+			if f == nil || !f.planned() {
 				rest = f
 				return nil
 			}
@@ -356,13 +362,12 @@ func (a *API) storeAgain(ctx context.Context, p *Principal, files []*importFile,
 	n := 0
 	wctx := context.WithoutCancel(ctx) // as in storeGroup
 	err := a.db.InTx(wctx, func(tx *sql.Tx) error {
-		again, n = again[:0], 0
 		for _, old := range files {
 			f := a.readImport(ctx, p.OrgID, old.path)
 			switch {
 			case f.err != nil:
 				return f.err
-			case f.res.Skipped || f.ndjson:
+			case !f.planned():
 				continue // changed on disk since; a later run handles it
 			}
 			if err := a.storeImport(wctx, tx, p, f); err != nil {
