@@ -9,6 +9,7 @@ import (
 
 	"github.com/careloop/careloop/internal/fhir"
 	"github.com/careloop/careloop/internal/platform/config"
+	"github.com/careloop/careloop/internal/platform/jobs"
 )
 
 const importHelp = "careloop import --org SLUG PATH...: load FHIR Bundle JSON, resource JSON and NDJSON files or folders"
@@ -70,5 +71,14 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintf(stdout, " %d interrupted files were completed.", resumed)
 	}
 	fmt.Fprintln(stdout)
+	// The writes left their follow-up work (result journeys, the counts of
+	// resources per type) for careloop serve; say so, since until then the
+	// status page and journeys do not show the import. The import itself
+	// succeeded, so a failure to count is not reported as its failure.
+	if stored > 0 {
+		if b, err := jobs.BacklogOf(ctx, a.DB, ""); err == nil && b.Waiting > 0 {
+			fmt.Fprintf(stdout, "Background work waits for careloop serve: %d items, among them the result journeys and resource counts of these writes; 'careloop backlog' shows what is left.\n", b.Waiting)
+		}
+	}
 	return nil
 }

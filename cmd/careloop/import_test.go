@@ -37,6 +37,10 @@ func TestImportAndAPIKeys(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Imported ") {
 		t.Fatalf("import: %d %s %s", code, out, stderr)
 	}
+	// Nothing serves this database now: the follow-up work of the writes waits, and the import says so.
+	if !regexp.MustCompile(`Background work waits for careloop serve: [1-9]\d* items`).MatchString(out) || !strings.Contains(out, "careloop backlog") {
+		t.Errorf("import did not point to the background work it left: %s", out)
+	}
 	code, out, stderr = runCmd(t, "import", "--data-dir", data, "--org", "riverside-family-clinic", syntheaDir)
 	if code != 0 || !strings.Contains(out, "files were already imported and skipped") {
 		t.Fatalf("second import: %d %s %s", code, out, stderr)
