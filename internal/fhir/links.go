@@ -27,7 +27,7 @@ func (s *Searcher) PatientsLinkedTo(ctx context.Context, orgID, who string, link
 	q.arg(orgID)
 	ors := make([]string, len(links))
 	for i, l := range links {
-		ors[i] = fmt.Sprintf("(a.resource_type = %s AND %s AND (%s OR %s))", q.arg(l.Type), s.paramRowsCond(q, "a", l.Type, l.Param),
+		ors[i] = fmt.Sprintf("(%s AND (%s OR %s))", s.paramRowsCond(q, "a", l.Type, l.Param),
 			s.paramRowsCond(q, "p", l.Type, "patient"), s.paramRowsCond(q, "p", l.Type, "subject"))
 	}
 	// CROSS JOIN keeps SQLite to this order, from the rows naming who:

@@ -276,7 +276,7 @@ func (s *Searcher) order(q *query, typ, sortParam string) (string, bool, error) 
 			return "", false, errs.Invalidf("_sort", "cannot sort by %s, a %s parameter", key, p.Type)
 		}
 		parts = append(parts, fmt.Sprintf("(SELECT %s(x.%s) FROM %s x WHERE x.res = r.rk AND %s) %s",
-			agg, col, table, rowsCond(q, "x", p), dir))
+			agg, col, table, rowsCond(q, "x", typ, p), dir))
 	}
 	return strings.Join(parts, ", ") + ", r.id", false, nil
 }
@@ -405,7 +405,7 @@ func (s *Searcher) keySet(q *query, typ, key, value string, depth int) (string, 
 		return "", errs.Invalidf(key, "the composite parameter %s of %s is not supported: %s", name, typ, p.Unsupported)
 	}
 	base := func(table string) string {
-		return fmt.Sprintf("SELECT x.res FROM %s x WHERE x.resource_type = %s AND %s", table, q.arg(typ), rowsCond(q, "x", p))
+		return fmt.Sprintf("SELECT x.res FROM %s x WHERE %s", table, rowsCond(q, "x", typ, p))
 	}
 	if modifier == "missing" {
 		table := kindTable(p.Type)
@@ -535,8 +535,8 @@ func (s *Searcher) has(q *query, typ, key, value string, depth int) (string, err
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("COND r.id IN (SELECT x.target_id FROM fhir_idx_reference x WHERE x.resource_type = %s AND %s AND x.target_type = %s AND x.res IN (%s))",
-		q.arg(other), rowsCond(q, "x", p), q.arg(typ), s.scopedQuery(q, other, inner, "r.rk")), nil
+	return fmt.Sprintf("COND r.id IN (SELECT x.target_id FROM fhir_idx_reference x WHERE %s AND x.target_type = %s AND x.res IN (%s))",
+		rowsCond(q, "x", other, p), q.arg(typ), s.scopedQuery(q, other, inner, "r.rk")), nil
 }
 
 // compositeSet returns the subquery selecting the keys of resources of typ
@@ -595,9 +595,9 @@ func compositeSet(q *query, typ, key, name, modifier, value string, p ParamInfo)
 	b.WriteString("SELECT x.res FROM fhir_idx_composite x")
 	for i := 1; i < n; i++ {
 		c := alias(i)
-		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.res = x.res AND %[1]s.param = x.param AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
+		fmt.Fprintf(&b, " JOIN fhir_idx_composite %[1]s ON %[1]s.res = x.res AND %[1]s.param_id = x.param_id AND %[1]s.node = x.node AND %[1]s.part = %[2]d", c, i)
 	}
-	fmt.Fprintf(&b, " WHERE x.resource_type = %s AND %s AND x.part = 0 AND (%s)", q.arg(typ), rowsCond(q, "x", p), strings.Join(ors, " OR "))
+	fmt.Fprintf(&b, " WHERE %s AND x.part = 0 AND (%s)", rowsCond(q, "x", typ, p), strings.Join(ors, " OR "))
 	return b.String(), nil
 }
 
@@ -613,16 +613,29 @@ func compositeForm(p ParamInfo) string {
 }
 
 // rowsCond is the condition on the index rows of alias x that hold the
-// values of parameter p: rows of its own, or of the parameters it is an
-// alias of.
-func rowsCond(q *query, x string, p ParamInfo) string {
+// values of parameter p of typ: rows of its own, or of the parameters it
+// is an alias of. Rows name their parameter by its number in
+// fhir_index_params, which the condition looks up; a parameter without
+// a number has no rows.
+func rowsCond(q *query, x, typ string, p ParamInfo) string {
 	switch {
 	case p.RowsOf == nil:
-		return x + ".param = " + q.arg(p.Code)
+		return x + ".param_id = " + paramID(q, typ, p.Code)
 	case len(p.RowsOf) == 1:
-		return x + ".param = " + q.arg(p.RowsOf[0]) + " AND " + x + ".target_type = " + q.arg(p.RowsTarget)
+		return x + ".param_id = " + paramID(q, typ, p.RowsOf[0]) + " AND " + x + ".target_type = " + q.arg(p.RowsTarget)
 	}
-	return x + ".param IN (" + inList(q, p.RowsOf) + ")"
+	return x + ".param_id IN (SELECT id FROM fhir_index_params WHERE resource_type = " + q.arg(typ) + " AND param IN (" + inList(q, p.RowsOf) + "))"
+}
+
+// paramID is the subquery giving the number of the parameter code of typ.
+func paramID(q *query, typ, code string) string {
+	return "(SELECT id FROM fhir_index_params WHERE resource_type = " + q.arg(typ) + " AND param = " + q.arg(code) + ")"
+}
+
+// typeRowsCond is the condition on the index rows of alias x that belong
+// to any parameter of typ.
+func typeRowsCond(q *query, x, typ string) string {
+	return x + ".param_id IN (SELECT id FROM fhir_index_params WHERE resource_type = " + q.arg(typ) + ")"
 }
 
 // paramRowsCond is rowsCond for the parameter name of typ; for a name typ
@@ -632,7 +645,7 @@ func (s *Searcher) paramRowsCond(q *query, x, typ, name string) string {
 	if !ok {
 		p = ParamInfo{Code: name}
 	}
-	return "(" + rowsCond(q, x, p) + ")"
+	return "(" + rowsCond(q, x, typ, p) + ")"
 }
 
 func kindTable(kind string) string {
@@ -961,8 +974,7 @@ func (s *Searcher) compartmentCond(q *query, typ string, patients []string) stri
 	for i, p := range params {
 		rows[i] = s.paramRowsCond(q, "c", typ, p)
 	}
-	refs := fmt.Sprintf(`SELECT c.res FROM fhir_idx_reference c WHERE c.resource_type = $2
-		AND (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s)`, strings.Join(rows, " OR "), ids)
+	refs := fmt.Sprintf(`SELECT c.res FROM fhir_idx_reference c WHERE (%s) AND c.target_type = 'Patient' AND c.target_id IN (%s)`, strings.Join(rows, " OR "), ids)
 	if typ == "Patient" {
 		// A Patient is in its own compartment, and in those of the
 		// patients it links to.
@@ -1072,7 +1084,7 @@ func (in *includer) query(ctx context.Context, d include, typ string, ids []stri
 		fmt.Fprintf(&b, "JOIN fhir_idx_reference x ON x.res = r.rk WHERE r.org_id = %s AND x.target_type = %s AND x.target_id IN (%s)",
 			q.arg(in.orgID), q.arg(typ), inList(q, ids))
 		if d.src != "*" {
-			b.WriteString(" AND x.resource_type = " + q.arg(d.src))
+			b.WriteString(" AND " + typeRowsCond(q, "x", d.src))
 		}
 	} else {
 		// Resources that typ/ids (the resources f) point at.

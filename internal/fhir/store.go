@@ -92,6 +92,7 @@ type Store struct {
 	db      *db.DB
 	jobs    JobInserter
 	indexer Indexer
+	params  *paramIDs
 	now     func() time.Time
 	stats   statsKeeper
 	// onWrite are the other modules' reactions to writes (OnWrite).
@@ -137,7 +138,7 @@ func (s *Store) OnWrite(f func(ctx context.Context, tx *sql.Tx, c ResourcesChang
 // NewStore returns a Store on d that announces changes through jobs and
 // indexes resources with ix (nil: no search index).
 func NewStore(d *db.DB, jobs JobInserter, ix Indexer) *Store {
-	return &Store{db: d, jobs: jobs, indexer: ix, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
+	return &Store{db: d, jobs: jobs, indexer: ix, params: newParamIDs(d), now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
 }
 
 var (

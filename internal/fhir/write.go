@@ -308,23 +308,51 @@ func (s *Store) insertInto() string {
 	return "INSERT INTO "
 }
 
-// indexRow is an index entry with the resource it belongs to.
+// indexRow is an index entry with the resource it belongs to and the
+// number of its parameter (paramIDs).
 type indexRow struct {
-	rk  int64
-	typ string
-	e   *IndexEntry
+	rk, paramID int64
+	e           *IndexEntry
 }
 
 // insertIndex writes the index rows of ps, grouped by table.
 func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) error {
 	byKind := map[string][]indexRow{}
+	type at struct {
+		kind string
+		i    int
+	}
+	var unknown map[paramName][]at // pairs without a committed number, and their rows
 	for _, p := range ps {
 		for i := range p.entries {
 			e := &p.entries[i]
 			if _, ok := indexColumns[e.Kind]; !ok {
 				return fmt.Errorf("fhir: index %s: unknown index kind %q", p.st.Ref(), e.Kind)
 			}
-			byKind[e.Kind] = append(byKind[e.Kind], indexRow{p.rk, p.st.Type, e})
+			n := paramName{p.st.Type, e.Param}
+			id, ok := w.s.params.known(n)
+			byKind[e.Kind] = append(byKind[e.Kind], indexRow{p.rk, id, e})
+			if !ok {
+				if unknown == nil {
+					unknown = map[paramName][]at{}
+				}
+				unknown[n] = append(unknown[n], at{e.Kind, len(byKind[e.Kind]) - 1})
+			}
+		}
+	}
+	if unknown != nil {
+		names := make([]paramName, 0, len(unknown))
+		for n := range unknown {
+			names = append(names, n)
+		}
+		ids, err := w.s.params.resolve(ctx, tx, names)
+		if err != nil {
+			return err
+		}
+		for n, rows := range unknown {
+			for _, r := range rows {
+				byKind[r.kind][r.i].paramID = ids[n]
+			}
 		}
 	}
 	kinds := make([]string, 0, len(byKind))
@@ -348,16 +376,16 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 			b.WriteString(w.s.insertInto())
 			b.WriteString("fhir_idx_")
 			b.WriteString(kind)
-			b.WriteString(" (res, resource_type, param, ")
+			b.WriteString(" (res, param_id, ")
 			b.WriteString(strings.Join(cols, ", "))
 			b.WriteString(") VALUES ")
-			width := 3 + len(cols)
+			width := 2 + len(cols)
 			args := make([]any, 0, n*width)
 			for r, row := range rows[:n] {
 				if r > 0 {
 					b.WriteString(", ")
 				}
-				args = append(args, row.rk, row.typ, row.e.Param)
+				args = append(args, row.rk, row.paramID)
 				args = append(args, row.e.values()...)
 				w.s.db.Dialect.AppendPlaceholders(&b, len(args)-width, width)
 			}

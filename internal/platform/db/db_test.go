@@ -15,10 +15,12 @@ import (
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
 )
 
-// systemTables hold no tenant data: the tenants themselves and the
-// bookkeeping of the schema and the job queue.
+// systemTables hold no tenant data: the tenants themselves, the
+// bookkeeping of the schema and the job queue, and the numbers of the FHIR
+// search parameters (names from the specification, the same for every
+// organisation).
 func systemTable(name string) bool {
-	return name == "organizations" || name == "careloop_schema_version" ||
+	return name == "organizations" || name == "careloop_schema_version" || name == "fhir_index_params" ||
 		strings.HasPrefix(name, "river_") || strings.HasPrefix(name, "sqlite_") || strings.HasPrefix(name, "goose") ||
 		auditTreeTable[name]
 }

@@ -92,6 +92,33 @@ func (d *DB) Migrate(ctx context.Context, log *slog.Logger) ([]int64, error) {
 	return applied, err
 }
 
+// MigrateTo moves the schema up or down to version, each migration in its
+// own transaction as in Migrate. Going down runs the migrations' Down
+// sections, which undo what the later versions changed: for taking back
+// an upgrade, and for tests of a migration that fill a database at the
+// version before it.
+func (d *DB) MigrateTo(ctx context.Context, version int64) error {
+	return d.WithMigrationLock(ctx, func(ctx context.Context) error {
+		p, err := d.provider(nil)
+		if err != nil {
+			return err
+		}
+		current, _, err := p.GetVersions(ctx)
+		if err != nil {
+			return fmt.Errorf("db: read schema version of %s: %w", d.location, err)
+		}
+		if version < current {
+			_, err = p.DownTo(ctx, version)
+		} else {
+			_, err = p.UpTo(ctx, version)
+		}
+		if err != nil {
+			return fmt.Errorf("db: migrate %s to version %d: %w", d.location, version, err)
+		}
+		return nil
+	})
+}
+
 // WithMigrationLock runs fn while holding the cluster-wide migration lock on
 // PostgreSQL, so that nodes starting together migrate one at a time. On
 // SQLite, whose single writer already serialises, it just runs fn.
