@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/careloop/careloop/internal/platform/db"
 )
@@ -22,12 +23,16 @@ type paramName struct{ typ, param string }
 // Only numbers read outside every transaction are remembered: a number a
 // transaction assigned vanishes if that transaction rolls back, and the
 // next pair to be added may then get it. A writer that meets a pair the
-// memory lacks reads the committed pairs again, and adds in its own
-// transaction, for that transaction only, the ones still missing.
+// memory lacks adds it in its own transaction and uses the number there,
+// for that transaction only; a read of the committed pairs then follows
+// in the background. The writer never waits for that read: on PostgreSQL
+// it needs a connection of the pool, and writers in transactions may hold
+// them all.
 type paramIDs struct {
 	db *db.DB
 	// ids is replaced, never changed, so that known takes no lock.
-	ids atomic.Pointer[map[paramName]int64]
+	ids        atomic.Pointer[map[paramName]int64]
+	refreshing atomic.Bool
 }
 
 func newParamIDs(d *db.DB) *paramIDs {
@@ -42,33 +47,14 @@ func (k *paramIDs) known(n paramName) (int64, bool) {
 	return id, ok
 }
 
-// resolve returns the numbers of names for use in tx, adding to
-// fhir_index_params, in tx, the pairs it does not hold yet.
+// resolve returns the numbers of names, which the memory lacks, for use in
+// tx, adding to fhir_index_params, in tx, the pairs it does not hold yet.
 func (k *paramIDs) resolve(ctx context.Context, tx *sql.Tx, names []paramName) (map[paramName]int64, error) {
-	// What others committed since the memory was filled: read on a
-	// connection of its own, so it sees committed rows only.
-	committed, err := readParamIDs(ctx, k.db.Read)
-	if err != nil {
-		return nil, err
-	}
-	// Every committed pair is in committed: it replaces what was known.
-	k.ids.Store(&committed)
-	out := make(map[paramName]int64, len(names))
-	var missing []paramName
-	for _, n := range names {
-		if id, ok := committed[n]; ok {
-			out[n] = id
-		} else {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
+	defer k.refresh()
 	var b strings.Builder
 	b.WriteString("INSERT INTO fhir_index_params (resource_type, param) VALUES ")
-	args := make([]any, 0, 2*len(missing))
-	for i, n := range missing {
+	args := make([]any, 0, 2*len(names))
+	for i, n := range names {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -79,20 +65,41 @@ func (k *paramIDs) resolve(ctx context.Context, tx *sql.Tx, names []paramName) (
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return nil, fmt.Errorf("fhir: add search parameters to fhir_index_params: %w", err)
 	}
-	// The transaction's own view: the pairs just added, or added by
-	// another transaction that committed meanwhile.
-	mine, err := readParamIDs(ctx, tx)
+	// The transaction's own view: pairs committed, and pairs it added.
+	visible, err := readParamIDs(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range missing {
-		id, ok := mine[n]
+	out := make(map[paramName]int64, len(names))
+	for _, n := range names {
+		id, ok := visible[n]
 		if !ok {
 			return nil, fmt.Errorf("fhir: search parameter %s of %s has no number after it was added", n.param, n.typ)
 		}
 		out[n] = id
 	}
 	return out, nil
+}
+
+// refresh reads the committed pairs into the memory, in the background,
+// unless such a read is already under way. A read that starts before the
+// transaction that added a pair commits misses it; the next writer to meet
+// the pair starts another.
+func (k *paramIDs) refresh() {
+	if !k.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer k.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Every committed pair is in the answer: it replaces what was
+		// known. A failure leaves the memory as it was; the next writer
+		// to miss a pair tries again.
+		if ids, err := readParamIDs(ctx, k.db.Read); err == nil {
+			k.ids.Store(&ids)
+		}
+	}()
 }
 
 // readParamIDs reads every pair of fhir_index_params (a few thousand at

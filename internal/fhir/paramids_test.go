@@ -127,3 +127,34 @@ func TestIndexParamIDsSurviveRollback(t *testing.T) {
 		e.expect("Patient", "_has:Observation:subject:code=http://loinc.org|29463-7", "p1")
 	})
 }
+
+// TestIndexParamIDsWithOneConnection: a writer that meets parameters
+// without a number must not need a second connection while its
+// transaction holds one. On PostgreSQL the pool is shared, and concurrent
+// writers may hold every connection of it; here the pool has one.
+func TestIndexParamIDsWithOneConnection(t *testing.T) {
+	for _, engine := range dbtest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			_, opts := dbtest.OpenWithOptions(t, engine)
+			opts.MaxConns = 1
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			d, err := db.Open(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			e := newSearchEnv(t, d)
+			for _, id := range []string{"p1", "p2"} {
+				err := d.InTx(ctx, func(tx *sql.Tx) error {
+					_, err := e.store.CreateTx(ctx, tx, e.org, "Patient", id, []byte(`{"resourceType": "Patient", "id": "`+id+`", "name": [{"family": "Kim"}]}`))
+					return err
+				})
+				if err != nil {
+					t.Fatalf("write %s with one connection: %v", id, err)
+				}
+			}
+			e.expect("Patient", "name=Kim", "p1", "p2")
+		})
+	}
+}
