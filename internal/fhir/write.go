@@ -322,7 +322,7 @@ func (w *writer) insertIndex(ctx context.Context, tx *sql.Tx, ps []pending) erro
 		kind string
 		i    int
 	}
-	var unknown map[paramName][]at // pairs without a committed number, and their rows
+	var unknown map[paramName][]at // pairs whose number the store does not know yet, and their rows
 	for _, p := range ps {
 		for i := range p.entries {
 			e := &p.entries[i]
