@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,35 +50,62 @@ type ImportResult struct {
 const ndjsonChunk = 500
 
 // ImportFiles lists the .json and .ndjson files of paths (files, or
-// folders walked recursively), sorted, with their total size.
+// folders walked recursively), sorted, with their total size. A path named
+// in paths is listed whatever its name. Symbolic links to files and to
+// folders are followed; a file or folder reached more than once (through a
+// link, or a link to a folder above it) is listed or walked once, under the
+// first path that reached it. A link that leads nowhere is an error.
 func ImportFiles(paths []string) ([]string, int64, error) {
-	var files []string
-	var size int64
+	l := importLister{seen: map[string]bool{}}
 	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				return nil
-			}
-			if path != p && !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".ndjson") {
-				return nil
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files = append(files, path)
-			size += info.Size()
-			return nil
-		})
-		if err != nil {
+		if err := l.add(p, true); err != nil {
 			return nil, 0, fmt.Errorf("import: %w", err)
 		}
 	}
-	sort.Strings(files)
-	return files, size, nil
+	sort.Strings(l.files)
+	return l.files, l.size, nil
+}
+
+// importLister gathers ImportFiles's list.
+type importLister struct {
+	files []string
+	size  int64
+	seen  map[string]bool // the real paths of the files and folders met
+}
+
+// add lists path if it is an import file, or the import files under it if
+// it is a folder; named says the caller named it.
+func (l *importLister) add(path string, named bool) error {
+	info, err := os.Stat(path) // through links
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() && !named && !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".ndjson") {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	if l.seen[real] {
+		return nil
+	}
+	l.seen[real] = true
+	if !info.IsDir() {
+		l.files = append(l.files, path)
+		l.size += info.Size()
+		return nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := l.add(filepath.Join(path, e.Name()), false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Import stores the resources of one file for the organisation; see

@@ -173,3 +173,64 @@ func TestImportQueueWithin(t *testing.T) {
 		t.Errorf("after the last file: within gave %v, %t; want nil, true", f, ok)
 	}
 }
+
+// TestImportFilesFollowsLinks lists a folder holding a link to a file, a
+// link to a folder elsewhere, and a link back to the folder itself: every
+// import file must be listed once, under the first path that reached it,
+// with the size of the file and not of the link; other files are left out
+// unless named; and a link that leads nowhere is an error.
+func TestImportFilesFollowsLinks(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel string, n int) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("x", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, rel string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(root, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("data/a.json", 100)
+	write("data/notes.txt", 7)
+	write("elsewhere/b.ndjson", 20)
+	write("elsewhere/deep/c.json", 3)
+	link(filepath.Join(root, "elsewhere"), "data/more")        // a folder elsewhere
+	link(filepath.Join(root, "data", "a.json"), "data/z.json") // a second path to a.json
+	link(filepath.Join(root, "data"), "data/loop")             // the folder itself
+
+	files, size, err := ImportFiles([]string{filepath.Join(root, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, f := range files {
+		r, _ := filepath.Rel(root, f)
+		rel = append(rel, r)
+	}
+	want := []string{"data/a.json", "data/more/b.ndjson", "data/more/deep/c.json"}
+	if fmt.Sprint(rel) != fmt.Sprint(want) {
+		t.Errorf("files %v, want %v", rel, want)
+	}
+	if size != 123 {
+		t.Errorf("size %d, want 123", size)
+	}
+
+	// A file named directly is listed whatever its name.
+	files, size, err = ImportFiles([]string{filepath.Join(root, "data", "notes.txt")})
+	if err != nil || len(files) != 1 || size != 7 {
+		t.Errorf("named file: %v, %d, %v", files, size, err)
+	}
+
+	// A link that leads nowhere fails the listing and names the link.
+	link(filepath.Join(root, "gone.json"), "data/broken.json")
+	if _, _, err := ImportFiles([]string{filepath.Join(root, "data")}); err == nil || !strings.Contains(err.Error(), "broken.json") {
+		t.Errorf("broken link: %v", err)
+	}
+}
