@@ -59,7 +59,7 @@ func ImportFiles(paths []string) ([]string, int64, error) {
 	l := importLister{seen: map[string]bool{}}
 	for _, p := range paths {
 		if err := l.add(p, true); err != nil {
-			return nil, 0, fmt.Errorf("import: %w", err)
+			return nil, 0, fmt.Errorf("files to import: %w", err)
 		}
 	}
 	sort.Strings(l.files)
@@ -78,6 +78,9 @@ type importLister struct {
 func (l *importLister) add(path string, named bool) error {
 	info, err := os.Stat(path) // through links
 	if err != nil {
+		if target, lerr := os.Readlink(path); lerr == nil && errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s is a link to %s, which does not exist", path, target)
+		}
 		return err
 	}
 	if !info.IsDir() && !named && !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".ndjson") {
