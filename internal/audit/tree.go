@@ -226,8 +226,19 @@ type pendingEntry struct {
 
 // nodeRow is an audit_node row.
 type nodeRow struct {
-	level, idx int64
-	hash       []byte
+	key  int64 // nodeKey of the node
+	hash []byte
+}
+
+// nodeKey is audit_node's key of the inner node at level (>= 1) and index
+// idx: the index of the last leaf it covers, times 64, plus its level.
+// Nodes are completed in the order of their last leaf, and the nodes one
+// leaf completes in the order of their levels, so each new key is the
+// largest yet: the table's B-tree grows at its end (keyed by level and
+// index, each level's new nodes went into its middle). A tree of fewer than
+// 2^57 leaves fits.
+func nodeKey(level uint, idx uint64) int64 {
+	return int64(((idx+1)<<level-1)<<6 | uint64(level))
 }
 
 // seqScratch holds the buffers of a sequencer turn, reused by later turns
@@ -391,7 +402,10 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 		}
 		nodes := sc.nodes[:0]
 		visit := func(id compact.NodeID, hash []byte) {
-			nodes = append(nodes, nodeRow{int64(id.Level), int64(id.Index), hash})
+			if id.Level == 0 {
+				return // a leaf: its hash is in audit_leaf
+			}
+			nodes = append(nodes, nodeRow{nodeKey(id.Level, id.Index), hash})
 		}
 		prows := sc.prows[:0]
 		for i := range batch {
@@ -413,9 +427,9 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 			}); err != nil {
 			return err
 		}
-		if err := insertRows(qctx, tx, "INSERT INTO audit_node (level, idx, hash) VALUES ",
-			3, l.db.Dialect, len(nodes), &sc.args, func(args []any, i int) []any {
-				return append(args, nodes[i].level, nodes[i].idx, nodes[i].hash)
+		if err := insertRows(qctx, tx, "INSERT INTO audit_node (k, hash) VALUES ",
+			2, l.db.Dialect, len(nodes), &sc.args, func(args []any, i int) []any {
+				return append(args, nodes[i].key, nodes[i].hash)
 			}); err != nil {
 			return err
 		}
@@ -557,7 +571,7 @@ func (l *Log) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, e
 		if id.Level == 0 {
 			err = l.db.Read.QueryRowContext(ctx, "SELECT hash FROM audit_leaf WHERE idx = $1", int64(id.Index)).Scan(&out[i])
 		} else {
-			err = l.db.Read.QueryRowContext(ctx, "SELECT hash FROM audit_node WHERE level = $1 AND idx = $2", int64(id.Level), int64(id.Index)).Scan(&out[i])
+			err = l.db.Read.QueryRowContext(ctx, "SELECT hash FROM audit_node WHERE k = $1", nodeKey(id.Level, id.Index)).Scan(&out[i])
 		}
 		if err != nil {
 			return nil, fmt.Errorf("audit: tree node (%d, %d): %w", id.Level, id.Index, err)

@@ -359,19 +359,21 @@ func (l *Log) localize(ctx context.Context, rec []byte, size uint64) (*Finding, 
 		}
 		return rec[j*hs : (j+1)*hs]
 	}
-	rows, err := l.db.Read.QueryContext(ctx, "SELECT idx, hash FROM audit_node WHERE level = 1 AND idx < $1 ORDER BY idx", int64(size/2))
+	// The level-1 nodes below size/2, in order of their keys (which is
+	// their order by index), among the other levels' nodes.
+	rows, err := l.db.Read.QueryContext(ctx, "SELECT k, hash FROM audit_node WHERE k < $1 AND k % 64 = 1 ORDER BY k", nodeKey(1, size/2))
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: verify: %w", err)
 	}
 	var stored [][]byte
 	for rows.Next() {
-		var i int64
+		var k int64
 		var h []byte
-		if err := rows.Scan(&i, &h); err != nil {
+		if err := rows.Scan(&k, &h); err != nil {
 			rows.Close()
 			return nil, 0, fmt.Errorf("audit: verify: %w", err)
 		}
-		if i != int64(len(stored)) {
+		if k != nodeKey(1, uint64(len(stored))) {
 			break // a gap in the nodes: stop where they are complete
 		}
 		stored = append(stored, h)
