@@ -383,6 +383,11 @@ func TestEscalationSurvivesRestart(t *testing.T) {
 			done()
 			cancel()
 			org := orgOf(t, s, "clinic-a")
+			// The process that stops lets go of the audit spool, which one
+			// process uses at a time.
+			if err := s.a.Audit.Close(); err != nil {
+				t.Fatal(err)
+			}
 
 			b, err := app.Open(context.Background(), s.a.Config, slog.New(slog.DiscardHandler))
 			if err != nil {

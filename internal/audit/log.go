@@ -162,6 +162,9 @@ func New(cfg Config) (*Log, error) {
 		if err != nil {
 			return nil, err
 		}
+		if sp.notice != "" {
+			l.log.Warn("audit: " + sp.notice)
+		}
 		l.spool, l.spoolWake = sp, make(chan struct{}, 1)
 		if sp.pending() {
 			l.spoolWake <- struct{}{} // entries of an earlier run wait

@@ -60,6 +60,9 @@ type spool struct {
 	ingested int64      // records before this offset are in the database
 	broken   error      // set when a failed write could not be undone
 	next     *spoolFile // the next generation's file, made ahead
+
+	lock   *os.File // the lock file, held while the spool is open
+	notice string   // what opening the spool repaired, for the log
 }
 
 const (
@@ -78,21 +81,37 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openSpool opens the spool in dir, creating it if needed. A record cut
 // short by a crash at the end of the file is dropped: its Record call never
-// returned.
+// returned. The spool's lock file is held until close: a second open of the
+// same spool, by this process or another, fails with errSpoolInUse.
 func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
+	lock, err := lockSpool(filepath.Join(dir, spoolName+".lock"))
+	if err != nil {
+		if errors.Is(err, errSpoolInUse) {
+			return nil, fmt.Errorf("%w in %s; a data folder is served by one process at a time", err, dir)
+		}
+		return nil, err
+	}
+	s, err := openLockedSpool(ctx, d, dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// errSpoolInUse says that another open spool holds the folder's lock.
+var errSpoolInUse = errors.New("audit: another careloop process is using the audit spool")
+
+// openLockedSpool is openSpool once the lock is held.
+func openLockedSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
 	s := &spool{db: d, path: filepath.Join(dir, spoolName)}
 	_ = os.Remove(s.path + ".next") // prepared by an earlier run, never used
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
-		g, err := newGeneration(s.path + ".new")
-		if err != nil {
+		if err := s.startGeneration(); err != nil {
 			return nil, err
 		}
-		if _, err := s.install(g); err != nil {
-			g.close()
-			return nil, err
-		}
-		s.syncDir()
 		return s, nil
 	}
 	if err != nil {
@@ -112,6 +131,33 @@ func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
 	}
 	s.gen, s.head = gen, int64(len(line)+1)
 	s.size = s.head + int64(len(validPrefix(data[s.head:])))
+	err = d.Read.QueryRowContext(ctx, "SELECT ingested FROM audit_spool WHERE generation = $1", s.gen).Scan(&s.ingested)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.ingested = s.head
+		err = nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: read the spool's progress: %w", err)
+	}
+	if s.ingested > s.size {
+		// The database holds records up to an offset past the file's last
+		// intact record: the file was cut short or replaced (as when two
+		// processes used it at once). Every record it holds is ingested,
+		// and a record written after them would count as ingested too, so
+		// the spool starts a new generation; the file stays for a look.
+		s.notice = fmt.Sprintf("the audit spool %s ends at byte %d but the database ingested it up to byte %d; its records are all in the database, and the spool starts anew (the old file is kept as %s)",
+			s.path, s.size, s.ingested, filepath.Base(s.path)+"."+s.gen)
+		f.Close()
+		s.f = nil
+		if err := os.Rename(s.path, s.path+"."+s.gen); err != nil {
+			return nil, fmt.Errorf("audit: set aside a spool cut short: %w", err)
+		}
+		if err := s.startGeneration(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	if s.size < int64(len(data)) {
 		// Drops a torn record, and zeros the reserved space after the
 		// records once it is reserved again.
@@ -124,16 +170,22 @@ func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
 		f.Close()
 		return nil, err
 	}
-	err = d.Read.QueryRowContext(ctx, "SELECT ingested FROM audit_spool WHERE generation = $1", s.gen).Scan(&s.ingested)
-	if errors.Is(err, sql.ErrNoRows) {
-		s.ingested = s.head
-		err = nil
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit: read the spool's progress: %w", err)
-	}
 	return s, nil
+}
+
+// startGeneration puts a new, empty generation in place of a missing spool
+// file, for a spool that owns nothing else yet.
+func (s *spool) startGeneration() error {
+	g, err := newGeneration(s.path + ".new")
+	if err != nil {
+		return err
+	}
+	if _, err := s.install(g); err != nil {
+		g.close()
+		return err
+	}
+	s.syncDir()
+	return nil
 }
 
 // validPrefix returns the leading complete, intact records of data.
@@ -379,6 +431,9 @@ func (s *spool) ingest(ctx context.Context) error {
 			}
 			return s.ahead()
 		}
+		if from > to {
+			return fmt.Errorf("audit: the spool is ingested up to byte %d, past its end at %d", from, to)
+		}
 		data, err := s.read(from, to)
 		if err != nil {
 			return err
@@ -498,5 +553,10 @@ func (s *spool) close() error {
 		_ = unmapSpool(s.mm)
 		s.mm = nil
 	}
-	return s.f.Close()
+	err := s.f.Close()
+	if s.lock != nil {
+		s.lock.Close() // releases the lock, after the spool's file is closed
+		s.lock = nil
+	}
+	return err
 }

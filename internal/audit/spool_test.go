@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,5 +284,111 @@ func TestSpoolIngestsLargeRecord(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("stored entries of %v bytes, want %v", got, want)
+	}
+}
+
+// TestSpoolHasOneUser checks that a spool serves one open log at a time:
+// a second log on the same folder (another careloop process on the same
+// data folder) fails to start and names the folder, and leaves the first
+// log's entries alone; once the first is closed, the folder opens again.
+func TestSpoolHasOneUser(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t, db.SQLite)
+	dir := t.TempDir()
+	first, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Record(ctx, spoolEntry(1)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+	if err == nil {
+		second.Close()
+		t.Fatal("a second log opened a spool in use")
+	}
+	if !errors.Is(err, errSpoolInUse) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("second log: %v; want errSpoolInUse naming %s", err, dir)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, spoolName)); statErr != nil {
+		t.Fatalf("the first log's spool after the second tried to open it: %v", statErr)
+	}
+	if err := first.Record(ctx, spoolEntry(2)); err != nil {
+		t.Fatalf("the first log after a second tried to open its spool: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countEntries(t, d); n != 2 {
+		t.Fatalf("%d entries, want 2", n)
+	}
+	again, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+	if err != nil {
+		t.Fatalf("the spool after its log closed: %v", err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpoolCutShort checks a spool file that holds less than the database
+// says was ingested from it (cut short or replaced, as when two processes
+// wrote it at once): the log starts, every entry recorded afterwards is
+// stored (none counts as ingested already), and the old file is kept.
+func TestSpoolCutShort(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t, db.SQLite)
+	dir := t.TempDir()
+	l, err := New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := l.Record(ctx, spoolEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var gen string
+	var ingested int64
+	if err := d.Read.QueryRow("SELECT generation, ingested FROM audit_spool").Scan(&gen, &ingested); err != nil {
+		t.Fatal(err)
+	}
+	// The last 12 entries' records go missing from the file.
+	path := filepath.Join(dir, spoolName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := int64(strings.IndexByte(string(data), '\n') + 1)
+	cut := head + int64(len(validPrefix(data[head:ingested]))/20*8)
+	if err := os.Truncate(path, cut); err != nil {
+		t.Fatal(err)
+	}
+
+	var logged strings.Builder
+	l, err = New(Config{DB: d, Origin: "careloop/test", SpoolDir: dir,
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Record(ctx, spoolEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countEntries(t, d); n != 25 {
+		t.Fatalf("%d entries, want 25: the entries recorded after the restart were not all stored", n)
+	}
+	if !strings.Contains(logged.String(), "starts anew") {
+		t.Errorf("nothing logged about the spool cut short: %q", logged.String())
+	}
+	if kept, err := os.Stat(path + "." + gen); err != nil || kept.Size() != cut {
+		t.Errorf("the old spool file: %v, %v; want it kept, %d bytes", kept, err, cut)
 	}
 }
