@@ -84,8 +84,12 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // returned. The spool's lock file is held until close: a second open of the
 // same spool, by this process or another, fails with errSpoolInUse.
 func openSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) {
-	lock, err := lockSpool(filepath.Join(dir, spoolName+".lock"))
+	lock, err := os.OpenFile(filepath.Join(dir, spoolName+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		return nil, fmt.Errorf("audit: open the spool's lock file: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
 		if errors.Is(err, errSpoolInUse) {
 			return nil, fmt.Errorf("%w in %s; a data folder is served by one process at a time", err, dir)
 		}
