@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ const ndjsonChunk = 500
 func ImportFiles(paths []string) ([]string, int64, error) {
 	l := importLister{seen: map[string]bool{}}
 	for _, p := range paths {
-		if err := l.add(p, true); err != nil {
+		if err := l.addLink(p, true); err != nil {
 			return nil, 0, fmt.Errorf("files to import: %w", err)
 		}
 	}
@@ -73,9 +74,16 @@ type importLister struct {
 	seen  map[string]bool // the real paths of the files and folders met
 }
 
-// add lists path if it is an import file, or the import files under it if
-// it is a folder; named says the caller named it.
-func (l *importLister) add(path string, named bool) error {
+// isImportFile reports whether a file found in a folder is imported.
+func isImportFile(name string) bool {
+	return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".ndjson")
+}
+
+// addLink lists path, which may be or pass through a symbolic link: the
+// file if it is an import file (any file if named, that is given by the
+// caller), or the import files under the folder. Its real path is resolved
+// here, once; what lies under it is resolved only where it is a link.
+func (l *importLister) addLink(path string, named bool) error {
 	info, err := os.Stat(path) // through links
 	if err != nil {
 		if target, lerr := os.Readlink(path); lerr == nil && errors.Is(err, os.ErrNotExist) {
@@ -83,13 +91,18 @@ func (l *importLister) add(path string, named bool) error {
 		}
 		return err
 	}
-	if !info.IsDir() && !named && !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".ndjson") {
+	if !info.IsDir() && !named && !isImportFile(path) {
 		return nil
 	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
 	}
+	return l.add(path, real, info)
+}
+
+// add lists the file or folder at path, whose real path is real, once.
+func (l *importLister) add(path, real string, info fs.FileInfo) error {
 	if l.seen[real] {
 		return nil
 	}
@@ -104,7 +117,17 @@ func (l *importLister) add(path string, named bool) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := l.add(filepath.Join(path, e.Name()), false); err != nil {
+		child := filepath.Join(path, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			err = l.addLink(child, false)
+		} else if e.IsDir() || isImportFile(e.Name()) {
+			// Not a link: its real path is its folder's and its name.
+			var info fs.FileInfo
+			if info, err = e.Info(); err == nil {
+				err = l.add(child, filepath.Join(real, e.Name()), info)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
