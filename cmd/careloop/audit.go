@@ -26,6 +26,8 @@ const auditUsage = `Usage:
   careloop audit checkpoint [--publish-dir DIR] [--publish-url URL]
                                                issue a signed checkpoint now
   careloop audit key                           print the key that verifies checkpoints
+  careloop audit worker                        run the log's background work at idle CPU priority
+                                               (serve starts it itself where it can; see docs/AUDIT.md)
 
 The audit log records every access to health data as a Merkle tree whose
 signed checkpoints can be published outside the database (see docs/AUDIT.md).
@@ -39,16 +41,17 @@ var errFindings = errors.New("the audit log does not verify")
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, auditUsage)
-		return &config.UsageError{Msg: "careloop audit: say verify, export, checkpoint or key"}
+		return &config.UsageError{Msg: "careloop audit: say verify, export, checkpoint, key or worker"}
 	}
 	action := args[0]
 	switch action {
-	case "verify", "export", "checkpoint", "key":
+	case "verify", "export", "checkpoint", "key", "worker":
 	default:
 		fmt.Fprint(stderr, auditUsage)
-		return &config.UsageError{Msg: fmt.Sprintf("careloop audit: unknown action %q; say verify, export, checkpoint or key", action)}
+		return &config.UsageError{Msg: fmt.Sprintf("careloop audit: unknown action %q; say verify, export, checkpoint, key or worker", action)}
 	}
 	var keyFile, origin, verifierKey, published, publishDir, publishURL, org, from, to string
+	var checkpointEvery, sequenceEvery time.Duration
 	cfg, err := config.ParseWith("audit "+action, config.Store, args[1:], getenv, stdout, func(fs *flag.FlagSet) {
 		fs.StringVar(&keyFile, "secret-key-file", "", "file of careloop's secret key, which signs checkpoints (default secret.key in --data-dir)")
 		fs.StringVar(&origin, "origin", "", "name of the log in its checkpoints (default: the name in the stored checkpoints)")
@@ -63,10 +66,23 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		case "checkpoint":
 			fs.StringVar(&publishDir, "publish-dir", "", "also write the checkpoint to this folder")
 			fs.StringVar(&publishURL, "publish-url", "", "also POST the checkpoint to this URL")
+		case "worker": // named as serve names them, so that it reads the same variables
+			fs.StringVar(&publishDir, "audit-publish-dir", "", "folder, outside the database, that receives every signed checkpoint")
+			fs.StringVar(&publishURL, "audit-publish-url", "", "HTTP endpoint that receives every signed checkpoint (POST)")
+			fs.DurationVar(&checkpointEvery, "audit-checkpoint-every", time.Minute, "how often a checkpoint is signed, when the log grew")
+			fs.DurationVar(&sequenceEvery, "audit-sequence-every", 25*time.Millisecond, "how often new entries get their place in the log's tree")
 		}
 	})
 	if err != nil {
 		return err
+	}
+	if action == "worker" {
+		if keyFile != "" {
+			cfg.SecretKeyFile = keyFile
+		}
+		w := auditWorker{cfg: cfg, origin: origin, publishDir: publishDir, publishURL: publishURL,
+			checkpointEvery: checkpointEvery, sequenceEvery: sequenceEvery}
+		return w.run(ctx, os.Stdin, newLogger(cfg, stderr).With("component", "audit-worker"))
 	}
 	var q audit.ExportQuery
 	if q.From, err = parseAuditTime("from", from); err != nil {

@@ -192,13 +192,17 @@ func startServe(t *testing.T, bin string, store []string) *serveProc {
 	return p
 }
 
-// kill ends the process with SIGKILL: no shutdown, no cleanup.
+// kill ends the process with SIGKILL: no shutdown, no cleanup. Its audit
+// worker sees its standard input end and exits; kill waits for that, so
+// that nothing of the old process is left to touch the data folder.
 func (p *serveProc) kill() {
 	p.t.Helper()
+	workers := childPIDs(p.cmd.Process.Pid)
 	if err := p.cmd.Process.Kill(); err != nil {
 		p.t.Fatal(err)
 	}
 	<-p.waited
+	waitGone(p.t, workers, 10*time.Second)
 }
 
 // stop ends the process with SIGTERM and waits for its graceful shutdown.

@@ -54,6 +54,9 @@ The database is SQLite in ./careloop-data/ unless --db names PostgreSQL:
 
 func main() {
 	app.Version = version
+	if exe, err := os.Executable(); err == nil {
+		selfExe = exe
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()

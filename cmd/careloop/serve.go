@@ -20,8 +20,20 @@ func openApp(ctx context.Context, name string, set config.Set, args []string, st
 	if err != nil {
 		return nil, err
 	}
-	return app.Open(ctx, cfg, newLogger(cfg, stderr))
+	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return nil, err
+	}
+	if selfExe != "" && a.Audit != nil {
+		a.AuditWorker = &app.AuditWorker{Exe: selfExe, Output: stderr}
+	}
+	return a, nil
 }
+
+// selfExe is this careloop executable, which serve and demo start again as
+// their audit worker; main sets it. Tests that run commands in their own
+// process leave it empty, and the server then does that work itself.
+var selfExe string
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	a, err := openApp(ctx, "serve", config.Store|config.Server, args, stdout, stderr, getenv)

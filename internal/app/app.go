@@ -57,6 +57,10 @@ type App struct {
 	NotifyProviders *notify.Providers
 	Registry        *prometheus.Registry
 	Handler         http.Handler
+	// AuditWorker, when set, is how Run starts the audit log's background
+	// work in a process of its own at idle CPU priority; nil: Run does
+	// that work in this process.
+	AuditWorker *AuditWorker
 
 	journeyDeps *journeyDeps
 }
@@ -255,10 +259,11 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	if err := a.Jobs.Start(ctx); err != nil {
 		return err
 	}
-	// The audit log's sequencer and checkpoints run until shutdown.
+	// The audit log's sequencer and checkpoints run until shutdown, in a
+	// worker process where one can run at idle priority.
 	auditDone := make(chan error, 1)
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { auditDone <- a.Audit.Run(auditCtx) }()
+	go func() { auditDone <- a.runAudit(auditCtx) }()
 	// The notification planner and dispatcher run until shutdown too; on
 	// stop they finish the sends under way and record them.
 	notifyDone := make(chan struct{})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -186,7 +185,7 @@ func (a *App) openAudit() error {
 	if err != nil {
 		return err
 	}
-	var pubs multiPublisher
+	var pubs audit.Publishers
 	if dir := a.Config.AuditPublishDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("audit: publish folder: %w", err)
@@ -209,19 +208,6 @@ func (a *App) openAudit() error {
 	}
 	a.Audit, err = audit.New(cfg)
 	return err
-}
-
-// multiPublisher publishes each checkpoint to every place configured.
-type multiPublisher []audit.Publisher
-
-func (m multiPublisher) Publish(ctx context.Context, cp *audit.Checkpoint) error {
-	var errs []error
-	for _, p := range m {
-		if err := p.Publish(ctx, cp); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // auditViewers lets the audit log's API see who asks: compliance officers

@@ -34,6 +34,21 @@ type Publisher interface {
 	Publish(ctx context.Context, cp *Checkpoint) error
 }
 
+// Publishers publishes each checkpoint to every place in the list, and
+// reports every failure.
+type Publishers []Publisher
+
+// Publish implements Publisher.
+func (ps Publishers) Publish(ctx context.Context, cp *Checkpoint) error {
+	var errs []error
+	for _, p := range ps {
+		if err := p.Publish(ctx, cp); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // edSigner signs notes with an Ed25519 key under the log's origin.
 type edSigner struct {
 	name string
@@ -105,8 +120,11 @@ func (l *Log) Checkpoint(ctx context.Context) (cp *Checkpoint, issued bool, err 
 	cp = &Checkpoint{Size: size, Root: root, Note: signed, Issued: l.now().UTC().Truncate(time.Microsecond)}
 	// Two processes may issue the same size at once; the notes are equal
 	// (Ed25519 is deterministic), so the second insert changes nothing.
-	if _, err := l.db.Write.ExecContext(ctx, `INSERT INTO audit_checkpoint (size, root, note, issued) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (size) DO NOTHING`, int64(size), root, string(signed), cp.Issued.UnixMicro()); err != nil {
+	release := l.guard.Hold()
+	_, err = l.db.Write.ExecContext(ctx, `INSERT INTO audit_checkpoint (size, root, note, issued) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (size) DO NOTHING`, int64(size), root, string(signed), cp.Issued.UnixMicro())
+	release()
+	if err != nil {
 		return nil, false, fmt.Errorf("audit: store checkpoint: %w", err)
 	}
 	if l.publisher != nil {

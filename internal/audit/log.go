@@ -59,6 +59,13 @@ type Config struct {
 	// machine (SQLite), and leave it empty where several careloop nodes
 	// share a database server.
 	SpoolDir string
+	// LockGuard, if not nil, is asked before the log's own writes
+	// (sequencing, storing a checkpoint) take the database's write lock,
+	// and told when they release it: a process running the log's work at
+	// idle CPU priority raises it meanwhile when starved (see
+	// internal/platform/cpuprio), so that nobody waits on a lock held by
+	// a thread that gets no CPU.
+	LockGuard LockGuard
 	// Logger receives errors of Run; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -72,6 +79,7 @@ type Log struct {
 	signer    note.Signer   // nil without a key
 	verifier  note.Verifier // nil without a key
 	publisher Publisher
+	guard     LockGuard
 	ckptEvery time.Duration
 	seqEvery  time.Duration
 	log       *slog.Logger
@@ -94,6 +102,19 @@ type Log struct {
 	seqMu      sync.Mutex // guards seqScratch
 	seqScratch seqScratch // the sequencer's buffers, reused from turn to turn
 }
+
+// A LockGuard is told when the log's own work holds the database's write
+// lock: Hold is called before the lock is taken, and the function it
+// returns once the lock is released. Calls come from the goroutine that
+// runs the work.
+type LockGuard interface {
+	Hold() (release func())
+}
+
+// noGuard is the LockGuard of a log that needs none.
+type noGuard struct{}
+
+func (noGuard) Hold() func() { return func() {} }
 
 type recordReq struct {
 	entries []Entry
@@ -124,7 +145,7 @@ func New(cfg Config) (*Log, error) {
 		return nil, errors.New("audit: New needs an origin")
 	}
 	l := &Log{
-		db: cfg.DB, origin: cfg.Origin, publisher: cfg.Publisher,
+		db: cfg.DB, origin: cfg.Origin, publisher: cfg.Publisher, guard: cfg.LockGuard,
 		ckptEvery: cfg.CheckpointInterval, seqEvery: cfg.SequenceInterval,
 		log: cfg.Logger, now: cfg.Now,
 		reqs: make(chan *recordReq, 1024), quit: make(chan struct{}),
@@ -137,6 +158,9 @@ func New(cfg Config) (*Log, error) {
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.guard == nil {
+		l.guard = noGuard{}
 	}
 	if l.now == nil {
 		l.now = time.Now

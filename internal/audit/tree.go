@@ -390,6 +390,8 @@ func (l *Log) sequenceOnce(ctx context.Context, limit int) (n int, raced bool, e
 	if len(batch) == 0 {
 		return 0, false, nil
 	}
+	release := l.guard.Hold()
+	defer release()
 	err = l.db.InTx(ctx, func(tx *sql.Tx) error {
 		t, err := readTree(qctx, tx, !sqlite, &compact.RangeFactory{Hash: arena.hashChildren})
 		if err != nil {

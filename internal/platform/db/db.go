@@ -66,6 +66,11 @@ type Options struct {
 	MaxConns int
 	// Logger receives notices; nil discards them.
 	Logger *slog.Logger
+	// NoCheckpoints leaves the SQLite write-ahead log's checkpoints to
+	// another process on the same file: for a helper process of a server
+	// (the audit worker), which runs at idle CPU priority and must not
+	// hold the checkpoint's locks while starved.
+	NoCheckpoints bool
 }
 
 // Open connects to the database described by o and checks that it answers.
@@ -142,6 +147,10 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		d.Close()
 		ckpt.Close()
 		return nil, err
+	}
+	if o.NoCheckpoints {
+		ckpt.Close()
+		return d, nil
 	}
 	d.checkpointer = startCheckpointer(ckpt, write, o.Logger)
 	return d, nil
