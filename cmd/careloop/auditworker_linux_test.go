@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/careloop/careloop/internal/platform/config"
 	"github.com/careloop/careloop/internal/platform/cpuprio"
 	"github.com/careloop/careloop/internal/platform/db"
 	"github.com/careloop/careloop/internal/platform/db/dbtest"
@@ -44,15 +41,7 @@ func TestAuditWorker(t *testing.T) {
 				store = append(store, "--db", dbtest.PostgresURL(t))
 			}
 			token, _ := crashSetup(t, store)
-			cfg, err := config.Parse("serve", config.Store, store, noEnv, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := db.Open(context.Background(), db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgOf(cfg), Logger: slog.New(slog.DiscardHandler), NoCheckpoints: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
+			d := openStore(t, store)
 
 			srv := startServe(t, bin, store)
 			first := idleWorker(t, srv)

@@ -49,15 +49,7 @@ func TestEscalationsSurviveKill(t *testing.T) {
 				store = append(store, "--db", dbtest.PostgresURL(t))
 			}
 			token, orgID := crashSetup(t, store)
-			cfg, err := config.Parse("serve", config.Store, store, noEnv, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := db.Open(context.Background(), db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgOf(cfg), Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
+			d := openStore(t, store)
 			look := &crashLook{t: t, d: d, org: orgID}
 
 			// First life: the critical result arrives, its escalation is
@@ -115,6 +107,22 @@ func pgOf(cfg *config.Config) string {
 		return cfg.DB
 	}
 	return ""
+}
+
+// openStore opens the database that the flags store name, until the test
+// ends.
+func openStore(t *testing.T, store []string) *db.DB {
+	t.Helper()
+	cfg, err := config.Parse("serve", config.Store, store, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(context.Background(), db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgOf(cfg), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // crashSetup creates the database, an organisation with an API key and its

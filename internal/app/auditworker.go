@@ -82,6 +82,7 @@ func (a *App) runAuditWorker(ctx context.Context) error {
 	cmd := exec.Command(a.AuditWorker.Exe, "audit", "worker")
 	cmd.Env = append(os.Environ(), a.auditWorkerEnv()...)
 	cmd.Stdout, cmd.Stderr = a.AuditWorker.Output, a.AuditWorker.Output
+	cmd.SysProcAttr = workerProcAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return fmt.Errorf("start the audit worker: %w", err)
