@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 )
 
 // auditWorker is "careloop audit worker": the audit log's background work
-// (sequencing entries into the tree, signing and publishing checkpoints)
+// (ingesting the server's spool on SQLite, sequencing entries into the
+// tree, signing and publishing checkpoints)
 // in a process of its own at idle CPU priority, so that it takes only CPU
 // time the server's requests leave unused. The server starts it (see
 // app.App.AuditWorker) and ends it by closing its standard input.
@@ -76,6 +78,9 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 	}
 	acfg := audit.Config{DB: d, Origin: w.origin, Seed: seed, Logger: log, LockGuard: &cpuprio.Guard{},
 		CheckpointInterval: w.checkpointEvery, SequenceInterval: w.sequenceEvery}
+	if path := w.cfg.SQLitePath(); path != "" {
+		acfg.FollowSpoolDir = filepath.Dir(path) // the server's spool, beside its database
+	}
 	var pubs audit.Publishers
 	if w.publishDir != "" {
 		pubs = append(pubs, audit.FolderPublisher{Dir: w.publishDir})

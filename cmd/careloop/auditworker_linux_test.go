@@ -51,6 +51,14 @@ func TestAuditWorker(t *testing.T) {
 			}
 			n := waitSequenced(t, d, 21)
 			t.Logf("worker %d sequenced %d entries", first, n)
+			if e == db.SQLite {
+				// The reads' entries went through the server's spool, which
+				// the worker follows.
+				spool := filepath.Join(store[1], "audit-spool")
+				if !hasOpen(first, spool) {
+					t.Fatalf("worker %d does not have %s open", first, spool)
+				}
+			}
 
 			if err := unix.Kill(first, unix.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -126,6 +134,17 @@ func notIdle(pid int) string {
 		}
 	}
 	return ""
+}
+
+// hasOpen reports whether process pid has the file path open.
+func hasOpen(pid int, path string) bool {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == path {
+			return true
+		}
+	}
+	return false
 }
 
 // waitSequenced waits until at least want audit entries are stored and all

@@ -15,8 +15,8 @@ import (
 )
 
 // AuditWorker describes the process that does the audit log's background
-// work (sequencing entries into the tree, signing and publishing
-// checkpoints) beside the server: "careloop audit worker", at idle CPU
+// work (ingesting the spool, sequencing entries into the tree, signing and
+// publishing checkpoints) beside the server: "careloop audit worker", at idle CPU
 // priority. That work then takes only CPU time the server's requests leave
 // unused, which keeps it out of the audited reads' slowest percentiles
 // (docs/PERFORMANCE.md).
@@ -49,6 +49,9 @@ func (a *App) runAudit(ctx context.Context) error {
 		a.Log.Info("audit: the server does the audit log's background work itself; a worker at idle CPU priority needs Linux, and root, CAP_SYS_NICE or an RLIMIT_NICE of 20 (systemd: LimitNICE=20)")
 		return a.Audit.Run(ctx)
 	}
+	// The worker ingests the spool too; the server watches, and takes
+	// over what waits too long (audit.Log.IngestElsewhere).
+	a.Audit.IngestElsewhere(true)
 	quick, backoff := 0, workerFirstBackoff
 	for {
 		start := time.Now()
@@ -63,6 +66,7 @@ func (a *App) runAudit(ctx context.Context) error {
 		}
 		if quick >= workerMaxQuick {
 			a.Log.Error("audit: the audit worker failed to start three times in a row; the server does its work itself from now on", "err", err)
+			a.Audit.IngestElsewhere(false)
 			return a.Audit.Run(ctx)
 		}
 		a.Log.Error("audit: the audit worker stopped; starting it again", "err", err, "in", backoff)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -66,6 +67,11 @@ type Config struct {
 	// internal/platform/cpuprio), so that nobody waits on a lock held by
 	// a thread that gets no CPU.
 	LockGuard LockGuard
+	// FollowSpoolDir, if set, is the folder of a spool that another
+	// process writes (the server's, for the audit worker): Run ingests it
+	// at every turn, before sequencing. The writing process should then
+	// be told so (IngestElsewhere).
+	FollowSpoolDir string
 	// Logger receives errors of Run; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -90,6 +96,8 @@ type Log struct {
 	spool      *spool        // nil: Record commits to the database
 	spoolWake  chan struct{} // a Record wrote to the spool
 	ingesterWG sync.WaitGroup
+	elsewhere  atomic.Bool    // another process ingests the spool (IngestElsewhere)
+	follow     *spoolFollower // the spool of another process, ingested by Run; nil: none
 
 	mu        sync.RWMutex // guards closed against senders on reqs
 	closed    bool
@@ -181,6 +189,12 @@ func New(cfg Config) (*Log, error) {
 	} else {
 		l.verifier = verifier
 	}
+	if cfg.FollowSpoolDir != "" {
+		if cfg.SpoolDir != "" {
+			return nil, errors.New("audit: a log either writes a spool or follows one, not both")
+		}
+		l.follow = newSpoolFollower(cfg.DB, cfg.FollowSpoolDir)
+	}
 	if cfg.SpoolDir != "" {
 		sp, err := openSpool(context.Background(), cfg.DB, cfg.SpoolDir)
 		if err != nil {
@@ -233,10 +247,22 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	l.flusherWG.Wait()
 	l.ingesterWG.Wait()
+	if l.follow != nil {
+		l.follow.close()
+	}
 	if l.spool != nil {
 		return l.spool.close()
 	}
 	return nil
+}
+
+// IngestElsewhere tells a log that writes a spool whether another process
+// ingests it (the audit worker, with FollowSpoolDir). While it does, this
+// log's ingester only watches: it reads how far the spool is ingested,
+// starts new generations, and takes over what waits for longer than
+// spoolTakeover, as when the worker is starved of CPU or has died.
+func (l *Log) IngestElsewhere(on bool) {
+	l.elsewhere.Store(on)
 }
 
 // AppendTx stores entries inside the caller's transaction tx, so that an
@@ -375,6 +401,7 @@ func (l *Log) Run(ctx context.Context) error {
 			if l.signer == nil {
 				continue
 			}
+			l.ingestFollowed(ctx)
 			if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
 				l.log.Error("audit: sequence", "err", err)
 			}
@@ -383,9 +410,20 @@ func (l *Log) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		l.ingestFollowed(ctx)
 		if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
 			l.log.Error("audit: sequence", "err", err)
 		}
+	}
+}
+
+// ingestFollowed ingests the followed spool, if there is one.
+func (l *Log) ingestFollowed(ctx context.Context) {
+	if l.follow == nil {
+		return
+	}
+	if _, err := l.follow.ingest(ctx, l.guard); err != nil && ctx.Err() == nil {
+		l.log.Error("audit: ingest the server's spool", "err", err)
 	}
 }
 
@@ -422,17 +460,34 @@ var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); retu
 
 // ingester moves spooled entries into the database as they come, and
 // what is left when the log closes. A failed ingest is logged and tried
-// again; the entries wait in the spool meanwhile.
+// again; the entries wait in the spool meanwhile. While another process
+// ingests the spool (IngestElsewhere), it watches that process's progress
+// instead, and ingests only what waited longer than spoolTakeover.
 func (l *Log) ingester() {
 	defer l.ingesterWG.Done()
 	ctx := context.Background()
-	retry := time.NewTicker(time.Second)
-	defer retry.Stop()
+	tick := time.NewTicker(spoolWatch)
+	defer tick.Stop()
+	var mark spoolMark // while another process ingests: the spool's end some time ago
 	for {
 		select {
 		case <-l.spoolWake:
-		case <-retry.C:
-			if !l.spool.pending() {
+			if l.elsewhere.Load() {
+				continue
+			}
+			// Entries are durable in the spool already: gather a few
+			// milliseconds of them into one commit, which costs the
+			// readers on the other cores far less than a commit per read.
+			select {
+			case <-time.After(spoolGather):
+			case <-l.quit:
+			}
+		case <-tick.C:
+			if l.elsewhere.Load() {
+				if !l.watchSpool(ctx, &mark) {
+					continue
+				}
+			} else if !l.spool.pending() {
 				continue
 			}
 		case <-l.quit:
@@ -441,22 +496,57 @@ func (l *Log) ingester() {
 			}
 			return
 		}
-		// Entries are durable in the spool already: gather a few
-		// milliseconds of them into one commit, which costs the readers
-		// on the other cores far less than a commit per read.
-		select {
-		case <-time.After(spoolGather):
-		case <-l.quit:
-		}
 		if err := l.spool.ingest(ctx); err != nil {
 			l.log.Error("audit: ingest the spool", "err", err)
 		}
 	}
 }
 
+// spoolMark notes where the spool ended at a time: once the records up to
+// there are ingested, nothing older waits.
+type spoolMark struct {
+	at  time.Time
+	end int64
+}
+
+// watchSpool follows another process's ingest of the spool: it reads how
+// far the spool is ingested and reports whether this process should ingest
+// now. It should when a record has waited longer than spoolTakeover (the
+// spool's end at the mark, older than that, is not ingested yet), and when
+// everything is ingested, so that ingest starts a new generation and
+// reserves room ahead as needed.
+func (l *Log) watchSpool(ctx context.Context, mark *spoolMark) bool {
+	ingested, end, err := l.spool.refresh(ctx)
+	if err != nil {
+		l.log.Error("audit: read how far the spool is ingested", "err", err)
+		return false
+	}
+	now := time.Now()
+	switch {
+	case ingested >= end:
+		*mark = spoolMark{now, end}
+		return true
+	case mark.at.IsZero() || ingested >= mark.end:
+		*mark = spoolMark{now, end} // what waited at the last mark is in
+		return false
+	case now.Sub(mark.at) >= spoolTakeover:
+		*mark = spoolMark{now, end}
+		return true
+	}
+	return false
+}
+
 // spoolGather is how long the ingester lets spooled entries gather before
 // it moves them into the database.
 const spoolGather = 20 * time.Millisecond
+
+// spoolWatch is how often the ingester looks at the spool without being
+// woken: to retry a failed ingest, and to follow another process's.
+const spoolWatch = 250 * time.Millisecond
+
+// spoolTakeover is how long entries may wait for another process to ingest
+// them before the spool's writer does.
+const spoolTakeover = time.Second
 
 // Flush moves the entries waiting in the spool, if there is one, into the
 // database now, rather than within milliseconds.

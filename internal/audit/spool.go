@@ -135,14 +135,9 @@ func openLockedSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) 
 	}
 	s.gen, s.head = gen, int64(len(line)+1)
 	s.size = s.head + int64(len(validPrefix(data[s.head:])))
-	err = d.Read.QueryRowContext(ctx, "SELECT ingested FROM audit_spool WHERE generation = $1", s.gen).Scan(&s.ingested)
-	if errors.Is(err, sql.ErrNoRows) {
-		s.ingested = s.head
-		err = nil
-	}
-	if err != nil {
+	if s.ingested, err = ingestedOffset(ctx, d.Read, s.gen, s.head); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("audit: read the spool's progress: %w", err)
+		return nil, err
 	}
 	if s.ingested > s.size {
 		// The database holds records up to an offset past the file's last
@@ -421,13 +416,15 @@ func (s *spool) pending() bool {
 // ingest moves the spooled entries into the database, in transactions of
 // at most spoolBatch entries, each recording how far the spool is
 // ingested. Once everything is in and the file is large, it starts a new
-// generation.
+// generation. Another process (the audit worker, see spoolFollower) may
+// ingest the same spool meanwhile: each transaction stores its records
+// only if the database still says they are not ingested.
 func (s *spool) ingest(ctx context.Context) error {
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	for {
 		s.mu.Lock()
-		from, to, gen := s.ingested, s.size, s.gen
+		from, to, gen, head := s.ingested, s.size, s.gen, s.head
 		s.mu.Unlock()
 		if from == to {
 			if err := s.rotate(); err != nil {
@@ -438,66 +435,137 @@ func (s *spool) ingest(ctx context.Context) error {
 		if from > to {
 			return fmt.Errorf("audit: the spool is ingested up to byte %d, past its end at %d", from, to)
 		}
-		data, err := s.read(from, to)
+		data, err := readSpool(s.f, &s.readBuf, from, to)
 		if err != nil {
 			return err
 		}
-		vals := s.vals[:0] // id, body, id, body…
-		off := 0
-		for len(vals) < 2*spoolBatch {
-			body, next, ok := nextRecord(data[off:])
-			if !ok {
-				break
-			}
-			// The body is an entry's canonical bytes, written by Record: its
-			// id is all that needs reading, not the whole entry.
-			id := gjson.GetBytes(body, "id")
-			if id.Type != gjson.String || id.Str == "" {
-				return fmt.Errorf("audit: the spooled entry at offset %d has no id", from+int64(off))
-			}
-			vals = append(vals, id.Str, body)
-			off += next
+		vals, off, err := parseRecords(data, from, s.vals[:0])
+		if err != nil {
+			return err
 		}
 		if off == 0 {
 			return fmt.Errorf("audit: the spool is damaged at offset %d", from)
 		}
 		end := from + int64(off)
-		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-			if err := insertEntryRows(ctx, tx, s.db.Dialect, vals); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO audit_spool (generation, ingested) VALUES ($1, $2)
-				ON CONFLICT (generation) DO UPDATE SET ingested = excluded.ingested`, gen, end)
-			return err
-		})
+		err = storeRecords(ctx, s.db, gen, head, from, end, vals)
 		// Reused by the next transaction, cleared so as to hold on to no
 		// entry.
 		clear(vals)
 		s.vals = vals[:0]
+		if errors.Is(err, errIngestRaced) {
+			if _, _, err := s.refresh(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("audit: ingest the spool: %w", err)
+			return err
 		}
 		s.mu.Lock()
-		s.ingested = end
+		s.ingested = max(s.ingested, end)
 		s.mu.Unlock()
 	}
+}
+
+// refresh reads how far the database says the current generation is
+// ingested, as another process may have moved it, and returns that offset
+// and the end of the spool's records.
+func (s *spool) refresh(ctx context.Context) (ingested, size int64, err error) {
+	s.mu.Lock()
+	gen, head := s.gen, s.head
+	s.mu.Unlock()
+	at, err := ingestedOffset(ctx, s.db.Read, gen, head)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == gen {
+		s.ingested = max(s.ingested, at)
+	}
+	return s.ingested, s.size, nil
+}
+
+// ingestedOffset returns the offset up to which generation gen is
+// ingested: the start of its records (head) until something is.
+func ingestedOffset(ctx context.Context, q queryer, gen string, head int64) (int64, error) {
+	var at int64
+	err := q.QueryRowContext(ctx, "SELECT ingested FROM audit_spool WHERE generation = $1", gen).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return head, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("audit: read the spool's progress: %w", err)
+	}
+	return at, nil
+}
+
+// errIngestRaced says that another process ingested the records first.
+var errIngestRaced = errors.New("audit: the spool's records were ingested by another process meanwhile")
+
+// parseRecords appends the id and body of each complete, intact record at
+// the start of data (read from offset from) to vals, at most spoolBatch
+// of them, and returns the length of data they cover.
+func parseRecords(data []byte, from int64, vals []any) ([]any, int, error) {
+	off := 0
+	for len(vals) < 2*spoolBatch {
+		body, next, ok := nextRecord(data[off:])
+		if !ok {
+			break
+		}
+		// The body is an entry's canonical bytes, written by Record: its
+		// id is all that needs reading, not the whole entry.
+		id := gjson.GetBytes(body, "id")
+		if id.Type != gjson.String || id.Str == "" {
+			return vals, 0, fmt.Errorf("audit: the spooled entry at offset %d has no id", from+int64(off))
+		}
+		vals = append(vals, id.Str, body)
+		off += next
+	}
+	return vals, off, nil
+}
+
+// storeRecords stores the entries of vals (id, body, id, body…), the
+// records of generation gen from offset from to end, and records end as
+// ingested, in one transaction; errIngestRaced if the database no longer
+// says the generation is ingested up to from.
+func storeRecords(ctx context.Context, d *db.DB, gen string, head, from, end int64, vals []any) error {
+	err := d.InTx(ctx, func(tx *sql.Tx) error {
+		at, err := ingestedOffset(ctx, tx, gen, head)
+		if err != nil {
+			return err
+		}
+		if at != from {
+			return errIngestRaced
+		}
+		if err := insertEntryRows(ctx, tx, d.Dialect, vals); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_spool (generation, ingested) VALUES ($1, $2)
+			ON CONFLICT (generation) DO UPDATE SET ingested = excluded.ingested`, gen, end)
+		return err
+	})
+	if err != nil && !errors.Is(err, errIngestRaced) {
+		return fmt.Errorf("audit: ingest the spool: %w", err)
+	}
+	return err
 }
 
 // spoolReadMax is how much of the spool one ingest transaction reads at
 // most (a record larger than that is read whole).
 const spoolReadMax = 4 << 20
 
-// read returns the spool's bytes from from, up to to or about
-// spoolReadMax bytes (at least the first record whole), in the ingest's
-// reused buffer: valid until the next read. The caller holds ingestMu.
-func (s *spool) read(from, to int64) ([]byte, error) {
+// readSpool returns f's bytes from from, up to to or about spoolReadMax
+// bytes (at least the first record whole), in *buf, reused: valid until
+// the next read into it.
+func readSpool(f *os.File, buf *[]byte, from, to int64) ([]byte, error) {
 	n := min(to-from, spoolReadMax)
 	for {
-		if int64(cap(s.readBuf)) < n {
-			s.readBuf = make([]byte, n)
+		if int64(cap(*buf)) < n {
+			*buf = make([]byte, n)
 		}
-		data := s.readBuf[:n]
-		if _, err := s.f.ReadAt(data, from); err != nil {
+		data := (*buf)[:n]
+		if _, err := f.ReadAt(data, from); err != nil {
 			return nil, fmt.Errorf("audit: read the spool: %w", err)
 		}
 		if n < 8 || n == to-from {
