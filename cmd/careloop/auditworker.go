@@ -46,8 +46,14 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	runtime.GOMAXPROCS(1)
-	if err := cpuprio.Idle(); err != nil {
-		return fmt.Errorf("careloop audit worker: %w", err)
+	var guard audit.LockGuard
+	if cpuprio.Supported() {
+		if err := cpuprio.Idle(); err != nil {
+			return fmt.Errorf("careloop audit worker: %w", err)
+		}
+		guard = &cpuprio.Guard{}
+	} else {
+		log.Warn("audit worker: runs at normal CPU priority: idle priority needs Linux, and root, CAP_SYS_NICE or an RLIMIT_NICE of 20")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -76,7 +82,7 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	acfg := audit.Config{DB: d, Origin: w.origin, Seed: seed, Logger: log, LockGuard: &cpuprio.Guard{},
+	acfg := audit.Config{DB: d, Origin: w.origin, Seed: seed, Logger: log, LockGuard: guard,
 		CheckpointInterval: w.checkpointEvery, SequenceInterval: w.sequenceEvery}
 	if path := w.cfg.SQLitePath(); path != "" {
 		acfg.FollowSpoolDir = filepath.Dir(path) // the server's spool, beside its database

@@ -59,6 +59,8 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"bad database URL", []string{"migrate", "--db", "postgres://nohost"}, "careloop migrate: --db: PostgreSQL URL"},
 		{"unwritable data folder", []string{"demo", "--data-dir", filepath.Join(file, "data")}, "careloop demo: --data-dir: cannot create folder"},
 		{"bench without target", []string{"bench"}, "careloop bench: name what to measure"},
+		{"audit worker without origin", []string{"audit", "worker", "--data-dir", dir}, "careloop audit worker: --origin is required"},
+		{"audit worker sequencing too slow", []string{"audit", "worker", "--data-dir", dir, "--origin", "careloop/x", "--audit-sequence-every", "2m"}, "careloop audit worker: --audit-sequence-every 2m0s is outside 1ms to 1m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

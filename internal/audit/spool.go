@@ -527,16 +527,21 @@ func parseRecords(data []byte, from int64, vals []any) ([]any, int, error) {
 
 // storeRecords stores the entries of vals (id, body, id, body…), the
 // records of generation gen from offset from to end, and records end as
-// ingested, in one transaction; errIngestRaced if the database no longer
-// says the generation is ingested up to from.
+// ingested, in one transaction; errIngestRaced if the database says the
+// generation is ingested past from already.
 func storeRecords(ctx context.Context, d *db.DB, gen string, head, from, end int64, vals []any) error {
 	err := d.InTx(ctx, func(tx *sql.Tx) error {
 		at, err := ingestedOffset(ctx, tx, gen, head)
 		if err != nil {
 			return err
 		}
-		if at != from {
+		if at > from {
 			return errIngestRaced
+		}
+		if at < from {
+			// Offsets only grow: the database was put back (a restore)
+			// under a running server.
+			return fmt.Errorf("the database says generation %s is ingested up to byte %d, before %d where this ingest starts", gen, at, from)
 		}
 		if err := insertEntryRows(ctx, tx, d.Dialect, vals); err != nil {
 			return err
