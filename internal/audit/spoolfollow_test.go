@@ -195,3 +195,40 @@ func TestSpoolWriterTakesOver(t *testing.T) {
 	}
 	t.Logf("taken over after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// FuzzParseRecords feeds the spool's record parser arbitrary bytes, as a
+// damaged or tampered spool file would: it never reads past the data, and
+// what it accepts is whole records, each with its entry's id.
+func FuzzParseRecords(f *testing.F) {
+	var good []byte
+	for i := range 3 {
+		e := spoolEntry(i)
+		e.ID = "e-" + string(rune('a'+i))
+		e.Recorded = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		good = appendRecord(good, &e)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add(append([]byte{0, 0, 0, 5, 1, 2, 3, 4}, "hello"...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		vals, off, err := parseRecords(data, 0, nil)
+		if err != nil {
+			return
+		}
+		if off < 0 || off > len(data) || len(vals)%2 != 0 {
+			t.Fatalf("covers %d of %d bytes with %d values", off, len(data), len(vals))
+		}
+		at := 0
+		for i := 0; i < len(vals); i += 2 {
+			body, next, ok := nextRecord(data[at:])
+			if !ok || string(body) != string(vals[i+1].([]byte)) || vals[i].(string) == "" {
+				t.Fatalf("value %d is not the record at %d", i/2, at)
+			}
+			at += next
+		}
+		if at != off {
+			t.Fatalf("the records end at %d, the parser says %d", at, off)
+		}
+	})
+}
