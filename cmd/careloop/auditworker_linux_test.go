@@ -36,10 +36,7 @@ func TestAuditWorker(t *testing.T) {
 	bin := buildCareloop(t)
 	for _, e := range dbtest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
-			store := []string{"--data-dir", t.TempDir()}
-			if e == db.Postgres {
-				store = append(store, "--db", dbtest.PostgresURL(t))
-			}
+			store := storeFlags(t, e)
 			token, _ := crashSetup(t, store)
 			d := openStore(t, store)
 

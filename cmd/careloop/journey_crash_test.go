@@ -44,10 +44,7 @@ func TestEscalationsSurviveKill(t *testing.T) {
 	bin := buildCareloop(t)
 	for _, e := range dbtest.Engines() {
 		t.Run(string(e), func(t *testing.T) {
-			store := []string{"--data-dir", t.TempDir()}
-			if e == db.Postgres {
-				store = append(store, "--db", dbtest.PostgresURL(t))
-			}
+			store := storeFlags(t, e)
 			token, orgID := crashSetup(t, store)
 			d := openStore(t, store)
 			look := &crashLook{t: t, d: d, org: orgID}
@@ -107,6 +104,16 @@ func pgOf(cfg *config.Config) string {
 		return cfg.DB
 	}
 	return ""
+}
+
+// storeFlags names a new database of engine e for the test: a data folder
+// of its own, and on PostgreSQL a database of its own.
+func storeFlags(t *testing.T, e db.Dialect) []string {
+	store := []string{"--data-dir", t.TempDir()}
+	if e == db.Postgres {
+		store = append(store, "--db", dbtest.PostgresURL(t))
+	}
+	return store
 }
 
 // openStore opens the database that the flags store name, until the test

@@ -33,21 +33,30 @@ func countDistinct(t *testing.T, d *db.DB) (rows, ids int) {
 	return rows, ids
 }
 
+// followedSpool opens a spool on a new SQLite database, as a server
+// does, and a follower of it, as the audit worker does; the test's end
+// closes both.
+func followedSpool(t *testing.T) (*db.DB, *spool, *spoolFollower) {
+	t.Helper()
+	d := dbtest.Open(t, db.SQLite)
+	dir := t.TempDir()
+	sp, err := openSpool(context.Background(), d, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.close() })
+	f := newSpoolFollower(d, dir)
+	t.Cleanup(f.close)
+	return d, sp, f
+}
+
 // TestSpoolFollowed checks the audit worker's side of the spool: a
 // follower stores what the writer wrote, leaves a record that is still
 // being copied in for its next turn, and follows the writer into a new
 // generation.
 func TestSpoolFollowed(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, db.SQLite)
-	dir := t.TempDir()
-	sp, err := openSpool(ctx, d, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.close()
-	f := newSpoolFollower(d, dir)
-	defer f.close()
+	d, sp, f := followedSpool(t)
 	ingest := func(want int) {
 		t.Helper()
 		n, err := f.ingest(ctx, noGuard{})
@@ -105,15 +114,7 @@ func TestSpoolFollowed(t *testing.T) {
 // exactly once.
 func TestSpoolIngestedFromBothSides(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, db.SQLite)
-	dir := t.TempDir()
-	sp, err := openSpool(ctx, d, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.close()
-	f := newSpoolFollower(d, dir)
-	defer f.close()
+	d, sp, f := followedSpool(t)
 
 	const batches, per = 200, 25
 	done := make(chan struct{})
