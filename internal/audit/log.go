@@ -401,29 +401,26 @@ func (l *Log) Run(ctx context.Context) error {
 			if l.signer == nil {
 				continue
 			}
-			l.ingestFollowed(ctx)
-			if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
-				l.log.Error("audit: sequence", "err", err)
-			}
+			l.turn(ctx)
 			if _, _, err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				l.log.Error("audit: checkpoint", "err", err)
 			}
 			continue
 		}
-		l.ingestFollowed(ctx)
-		if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
-			l.log.Error("audit: sequence", "err", err)
-		}
+		l.turn(ctx)
 	}
 }
 
-// ingestFollowed ingests the followed spool, if there is one.
-func (l *Log) ingestFollowed(ctx context.Context) {
-	if l.follow == nil {
-		return
+// turn is one turn of Run: it ingests the followed spool, if there is
+// one, then sequences what is pending.
+func (l *Log) turn(ctx context.Context) {
+	if l.follow != nil {
+		if _, err := l.follow.ingest(ctx, l.guard); err != nil && ctx.Err() == nil {
+			l.log.Error("audit: ingest the server's spool", "err", err)
+		}
 	}
-	if _, err := l.follow.ingest(ctx, l.guard); err != nil && ctx.Err() == nil {
-		l.log.Error("audit: ingest the server's spool", "err", err)
+	if _, err := l.Sequence(ctx); err != nil && ctx.Err() == nil {
+		l.log.Error("audit: sequence", "err", err)
 	}
 }
 

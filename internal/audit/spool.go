@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/tidwall/gjson"
@@ -127,13 +127,11 @@ func openLockedSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) 
 		f.Close()
 		return nil, fmt.Errorf("audit: read spool: %w", err)
 	}
-	line, _, ok := strings.Cut(string(data), "\n")
-	gen, isSpool := strings.CutPrefix(line, spoolMagic)
-	if !ok || !isSpool || gen == "" {
+	var ok bool
+	if s.gen, s.head, ok = spoolHeader(data); !ok {
 		f.Close()
 		return nil, fmt.Errorf("audit: %s is not an audit spool; move it away to start a new one", s.path)
 	}
-	s.gen, s.head = gen, int64(len(line)+1)
 	s.size = s.head + int64(len(validPrefix(data[s.head:])))
 	if s.ingested, err = ingestedOffset(ctx, d.Read, s.gen, s.head); err != nil {
 		f.Close()
@@ -170,6 +168,18 @@ func openLockedSpool(ctx context.Context, d *db.DB, dir string) (*spool, error) 
 		return nil, err
 	}
 	return s, nil
+}
+
+// spoolHeader reads the header line at the start of a spool file: the
+// generation it names and the header's length. ok is false for a file
+// that is not a spool.
+func spoolHeader(data []byte) (gen string, head int64, ok bool) {
+	line, _, found := bytes.Cut(data, []byte("\n"))
+	g, isSpool := bytes.CutPrefix(line, []byte(spoolMagic))
+	if !found || !isSpool || len(g) == 0 {
+		return "", 0, false
+	}
+	return string(g), int64(len(line) + 1), true
 }
 
 // startGeneration puts a new, empty generation in place of a missing spool

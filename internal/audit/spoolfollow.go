@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/careloop/careloop/internal/platform/db"
 )
@@ -109,13 +108,12 @@ func (sf *spoolFollower) open() error {
 		f.Close()
 		return fmt.Errorf("audit: follow the spool: %w", err)
 	}
-	line, _, ok := strings.Cut(string(head[:n]), "\n")
-	gen, isSpool := strings.CutPrefix(line, spoolMagic)
-	if !ok || !isSpool || gen == "" {
+	gen, n64, ok := spoolHeader(head[:n])
+	if !ok {
 		f.Close()
 		return fmt.Errorf("audit: %s is not an audit spool", sf.path)
 	}
-	sf.f, sf.gen, sf.head = f, gen, int64(len(line)+1)
+	sf.f, sf.gen, sf.head = f, gen, n64
 	return nil
 }
 
