@@ -34,11 +34,8 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 	if w.origin == "" {
 		return &config.UsageError{Msg: "careloop audit worker: --origin is required (the log's name, careloop/ and the host of the server's --base-url)"}
 	}
-	if w.sequenceEvery < time.Millisecond || w.sequenceEvery > time.Minute {
-		return &config.UsageError{Msg: fmt.Sprintf("careloop audit worker: --audit-sequence-every %s is outside 1ms to 1m", w.sequenceEvery)}
-	}
-	if w.checkpointEvery < time.Second || w.checkpointEvery > 24*time.Hour {
-		return &config.UsageError{Msg: fmt.Sprintf("careloop audit worker: --audit-checkpoint-every %s is outside 1s to 24h", w.checkpointEvery)}
+	if flagName, problem := config.AuditIntervalsProblem(w.sequenceEvery, w.checkpointEvery); problem != "" {
+		return &config.UsageError{Msg: fmt.Sprintf("careloop audit worker: --%s %s", flagName, problem)}
 	}
 	// One thread does the work, so that the guard measures and raises the
 	// thread that holds the lock; threads the runtime starts later come
@@ -64,11 +61,7 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 
 	// The server migrated the database and checkpoints its write-ahead
 	// log; the worker only checks that it knows the schema.
-	var pg string
-	if w.cfg.Postgres() {
-		pg = w.cfg.DB
-	}
-	d, err := db.Open(ctx, db.Options{SQLitePath: w.cfg.SQLitePath(), PostgresURL: pg, Logger: log, MaxConns: 2, NoCheckpoints: true})
+	d, err := db.Open(ctx, db.Options{SQLitePath: w.cfg.SQLitePath(), PostgresURL: w.cfg.PostgresURL(), Logger: log, MaxConns: 2, NoCheckpoints: true})
 	if err != nil {
 		return err
 	}
@@ -83,19 +76,10 @@ func (w *auditWorker) run(ctx context.Context, stdin io.Reader, log *slog.Logger
 		return err
 	}
 	acfg := audit.Config{DB: d, Origin: w.origin, Seed: seed, Logger: log, LockGuard: guard,
-		CheckpointInterval: w.checkpointEvery, SequenceInterval: w.sequenceEvery}
+		CheckpointInterval: w.checkpointEvery, SequenceInterval: w.sequenceEvery,
+		Publisher: audit.PublishTo(w.publishDir, w.publishURL)}
 	if path := w.cfg.SQLitePath(); path != "" {
 		acfg.FollowSpoolDir = filepath.Dir(path) // the server's spool, beside its database
-	}
-	var pubs audit.Publishers
-	if w.publishDir != "" {
-		pubs = append(pubs, audit.FolderPublisher{Dir: w.publishDir})
-	}
-	if w.publishURL != "" {
-		pubs = append(pubs, audit.HTTPPublisher{URL: w.publishURL})
-	}
-	if len(pubs) > 0 {
-		acfg.Publisher = pubs
 	}
 	l, err := audit.New(acfg)
 	if err != nil {

@@ -99,13 +99,6 @@ func TestEscalationsSurviveKill(t *testing.T) {
 	}
 }
 
-func pgOf(cfg *config.Config) string {
-	if cfg.Postgres() {
-		return cfg.DB
-	}
-	return ""
-}
-
 // storeFlags names a new database of engine e for the test: a data folder
 // of its own, and on PostgreSQL a database of its own.
 func storeFlags(t *testing.T, e db.Dialect) []string {
@@ -124,7 +117,7 @@ func openStore(t *testing.T, store []string) *db.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(context.Background(), db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgOf(cfg), Logger: slog.New(slog.DiscardHandler)})
+	d, err := db.Open(context.Background(), db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: cfg.PostgresURL(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func newNotifyWorld(t *testing.T, store []string) *notifyWorld {
 		// patients have none.
 		must(a.Notify.SetPreferences(ctx, w.org, fmt.Sprintf("Patient/np-%d", i), notify.Preferences{QuietStart: "00:00", QuietEnd: "00:00"}, "test"))
 	}
-	w.d, err = db.Open(ctx, db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgOf(cfg), Logger: slog.New(slog.DiscardHandler)})
+	w.d, err = db.Open(ctx, db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: cfg.PostgresURL(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

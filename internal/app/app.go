@@ -152,7 +152,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 
 // OpenDB opens the database of cfg and brings its schema up to date.
 func OpenDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, error) {
-	d, err := db.Open(ctx, db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: pgURL(cfg), Logger: log})
+	d, err := db.Open(ctx, db.Options{SQLitePath: cfg.SQLitePath(), PostgresURL: cfg.PostgresURL(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -184,13 +184,6 @@ func Migrate(ctx context.Context, d *db.DB, log *slog.Logger) error {
 		log.Info("database migrated", "db", d.String(), "applied", applied)
 	}
 	return nil
-}
-
-func pgURL(cfg *config.Config) string {
-	if cfg.Postgres() {
-		return cfg.DB
-	}
-	return ""
 }
 
 func (a *App) routes() (http.Handler, error) {

@@ -185,22 +185,15 @@ func (a *App) openAudit() error {
 	if err != nil {
 		return err
 	}
-	var pubs audit.Publishers
 	if dir := a.Config.AuditPublishDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("audit: publish folder: %w", err)
 		}
-		pubs = append(pubs, audit.FolderPublisher{Dir: dir})
-	}
-	if u := a.Config.AuditPublishURL; u != "" {
-		pubs = append(pubs, audit.HTTPPublisher{URL: u})
 	}
 	cfg := audit.Config{DB: a.DB, Origin: "careloop/" + a.Config.BaseURL.Host,
 		Seed: key.Derive(audit.KeyPurpose, ed25519.SeedSize), CheckpointInterval: a.Config.AuditCheckpointEvery,
-		SequenceInterval: a.Config.AuditSequenceEvery, Logger: a.Log.With("component", "audit")}
-	if len(pubs) > 0 {
-		cfg.Publisher = pubs
-	}
+		SequenceInterval: a.Config.AuditSequenceEvery, Logger: a.Log.With("component", "audit"),
+		Publisher: audit.PublishTo(a.Config.AuditPublishDir, a.Config.AuditPublishURL)}
 	// With the database on this machine, reads' entries go through a local
 	// spool: a write instead of a commit (see audit.Config.SpoolDir).
 	if path := a.Config.SQLitePath(); path != "" {

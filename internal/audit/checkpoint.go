@@ -49,6 +49,22 @@ func (ps Publishers) Publish(ctx context.Context, cp *Checkpoint) error {
 	return errors.Join(errs...)
 }
 
+// PublishTo returns the Publisher of a folder and an HTTP endpoint, either
+// or both; nil when both are empty.
+func PublishTo(dir, url string) Publisher {
+	var ps Publishers
+	if dir != "" {
+		ps = append(ps, FolderPublisher{Dir: dir})
+	}
+	if url != "" {
+		ps = append(ps, HTTPPublisher{URL: url})
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
 // edSigner signs notes with an Ed25519 key under the log's origin.
 type edSigner struct {
 	name string

@@ -100,6 +100,15 @@ func (c *Config) Postgres() bool {
 	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
 }
 
+// PostgresURL returns the PostgreSQL URL of DB, or "" when the
+// configuration selects SQLite.
+func (c *Config) PostgresURL() string {
+	if c.Postgres() {
+		return c.DB
+	}
+	return ""
+}
+
 // SQLitePath returns the SQLite database file: DataDir/careloop.db unless DB
 // names another file. It is empty when the configuration selects PostgreSQL.
 func (c *Config) SQLitePath() string {
@@ -364,13 +373,23 @@ func (c *Config) validate(name string, set Set, logLevel, baseURL string, maxBod
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour {
 		return bad("shutdown-timeout", "%s is outside 1s to 1h", c.ShutdownTimeout)
 	}
-	if c.AuditSequenceEvery < time.Millisecond || c.AuditSequenceEvery > time.Minute {
-		return bad("audit-sequence-every", "%s is outside 1ms to 1m", c.AuditSequenceEvery)
-	}
-	if c.AuditCheckpointEvery < time.Second || c.AuditCheckpointEvery > 24*time.Hour {
-		return bad("audit-checkpoint-every", "%s is outside 1s to 24h", c.AuditCheckpointEvery)
+	if flagName, problem := AuditIntervalsProblem(c.AuditSequenceEvery, c.AuditCheckpointEvery); problem != "" {
+		return bad(flagName, "%s", problem)
 	}
 	return nil
+}
+
+// AuditIntervalsProblem checks the audit log's intervals (--audit-sequence-every
+// and --audit-checkpoint-every) and names the flag and the problem of the
+// first that is out of bounds; problem is "" when both are fine.
+func AuditIntervalsProblem(sequence, checkpoint time.Duration) (flagName, problem string) {
+	if sequence < time.Millisecond || sequence > time.Minute {
+		return "audit-sequence-every", fmt.Sprintf("%s is outside 1ms to 1m", sequence)
+	}
+	if checkpoint < time.Second || checkpoint > 24*time.Hour {
+		return "audit-checkpoint-every", fmt.Sprintf("%s is outside 1s to 24h", checkpoint)
+	}
+	return "", ""
 }
 
 func parseBaseURL(baseURL string) (*url.URL, error) {
